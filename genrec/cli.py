@@ -1,0 +1,117 @@
+"""The ``genrec`` command. Thin: every command parses its flags and calls the library."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from genrec.errors import GenrecError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Generative recommendation: semantic IDs, generative models, evaluation.")
+data_app = typer.Typer(no_args_is_help=True, help="Inspect datasets.")
+app.add_typer(data_app, name="data")
+
+DataDir = Annotated[Optional[str], typer.Option("--data-dir", help="Dataset folder (default: $GENREC_DATA, "
+                                                "../shared/data, or the per-user cache).")]
+Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: key=value, "
+                                                         "e.g. --set train.lr=0.001 (repeatable).")]
+
+
+def friendly_errors(command):
+    """Bad input ends with one clear line, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except GenrecError as e:
+            typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@data_app.command("info")
+@friendly_errors
+def data_info(dataset: str, data_dir: DataDir = None) -> None:
+    """Users, items, interactions, sequence lengths and density of a dataset."""
+    from genrec.data import load_dataset
+
+    ds = load_dataset(dataset, data_dir=data_dir)
+    stats = ds.stats()
+    typer.echo(f"dataset       {ds.name}  ({ds.source})")
+    typer.echo(f"users         {stats['users']:,}")
+    typer.echo(f"items         {stats['items']:,}")
+    typer.echo(f"interactions  {stats['interactions']:,}")
+    typer.echo(f"density       {stats['density']:.6f}")
+    typer.echo(f"seq length    min {stats['seq_len_min']}  median {stats['seq_len_median']:g}  "
+               f"mean {stats['seq_len_mean']:.2f}  max {stats['seq_len_max']}")
+
+
+@app.command()
+@friendly_errors
+def train(
+    model: Annotated[str, typer.Option(help="popularity, sasrec, tiger, ...")] = "sasrec",
+    dataset: Annotated[str, typer.Option(help="Dataset name or path.")] = "amazon2014/beauty",
+    set_: Overrides = None,
+    config: Annotated[Optional[Path], typer.Option(help="A YAML config (e.g. a run's config.yaml).")] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Where the run is written.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir from its last checkpoint.")] = False,
+    exclude_history: Annotated[bool, typer.Option(help="Mask already-seen items at evaluation.")] = False,
+    loss: Annotated[Optional[str], typer.Option(help="Shorthand for --set loss=... (sasrec: ce or bce).")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help="Shorthand for --set tokenizer=... (semantic-ID "
+                                                     "models).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Train a model, evaluate it on validation and test, and write a run directory."""
+    from genrec.runs import resolve_config, train_run
+
+    overrides = list(set_ or [])
+    overrides += [f"loss={loss}"] if loss else []
+    overrides += [f"tokenizer={tokenizer}"] if tokenizer else []
+    run_config = resolve_config(model, dataset, overrides, config, data_dir, exclude_history)
+    train_run(run_config, run_dir, resume=resume)
+
+
+@app.command("evaluate")
+@friendly_errors
+def evaluate_cmd(
+    run_dir: Path,
+    exclude_history: Annotated[Optional[bool], typer.Option("--exclude-history/--keep-history",
+                                                            help="Mask already-seen items.")] = None,
+) -> None:
+    """Evaluate a saved run on validation and test and print the table."""
+    from genrec.runs import evaluate_run, results_table
+
+    typer.echo(results_table(evaluate_run(run_dir, exclude_history)))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
+@friendly_errors
+def recommend(
+    ctx: typer.Context,
+    run_dir: Path,
+    history: Annotated[Optional[list[str]], typer.Option(help="Original item ids, oldest first: "
+                                                         "--history A B C.")] = None,
+    k: int = 10,
+    exclude_history: bool = False,
+) -> None:
+    """Top-k items for one history, with their titles."""
+    from genrec.serving.recommend import recommend_for_history
+
+    items = list(history or []) + list(ctx.args)
+    if not items:
+        raise GenrecError("give the history as --history ITEM ITEM ...")
+    rows = recommend_for_history(run_dir, items, k, exclude_history)
+    typer.echo("\t".join(rows[0].keys()) if rows else "no recommendations")
+    for row in rows:
+        typer.echo("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+
+
+def main() -> None:
+    sys.exit(app())

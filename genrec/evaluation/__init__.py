@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the full-ranking protocol, significance tests and result tables."""

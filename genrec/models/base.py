@@ -1,0 +1,70 @@
+"""The one interface every recommender implements; evaluation and serving use nothing else."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from genrec.data.dataset import SequenceDataset, Splits
+from genrec.data.ragged import Ragged
+
+
+class Recommender(ABC):
+    """Learns from training sequences and recommends the next items for raw histories.
+
+    ``name`` is the registry key (``genrec train --model NAME``); ``Config`` is the dataclass of its
+    hyperparameters, saved with every run.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+
+    def __init__(self, config: Any, dataset: SequenceDataset) -> None:
+        self.config = config
+        self.n_items = dataset.n_items
+
+    @abstractmethod
+    def fit(self, dataset: SequenceDataset, splits: Splits, run_dir: Path | None = None) -> dict:
+        """Train on ``splits.train`` (validating on ``splits.valid``); returns a training summary.
+
+        ``run_dir`` is where checkpoints and logs go, so that a killed run can resume.
+        """
+
+    @abstractmethod
+    def recommend(self, histories: Ragged, k: int, exclude_history: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` items for every history, best first: ``(items [n, k] int64, scores [n, k] float32)``.
+
+        Where fewer than ``k`` items can be produced, the row is padded with item ``-1``.
+        """
+
+    @abstractmethod
+    def save(self, directory: Path) -> None:
+        """Everything needed to recommend again, written into ``directory``."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, dataset: SequenceDataset) -> Recommender:
+        """The inverse of ``save``."""
+
+
+class ScoringRecommender(Recommender):
+    """A recommender that can score the whole catalogue at once (SASRec, popularity, ...)."""
+
+    @abstractmethod
+    def score(self, histories: Ragged) -> torch.Tensor:
+        """``[n, n_items]`` scores, higher is better."""
+
+    @torch.no_grad()
+    def recommend(self, histories: Ragged, k: int, exclude_history: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        scores = self.score(histories).float()
+        if exclude_history:
+            rows = np.repeat(np.arange(len(histories)), histories.lengths)
+            scores[torch.from_numpy(rows), torch.from_numpy(histories.values)] = -torch.inf
+        top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+        items, values = top.indices.numpy().astype(np.int64), top.values.numpy().astype(np.float32)
+        items[~np.isfinite(values)] = -1
+        return items, values

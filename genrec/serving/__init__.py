@@ -1,0 +1,1 @@
+"""Serving: recommendations from a saved run, in Python and over HTTP."""

@@ -1,0 +1,1 @@
+"""Training: the shared loop, learning-rate schedules, checkpoints, resume, early stopping."""
