@@ -62,6 +62,7 @@ class ScoringRecommender(Recommender):
     def recommend(self, histories: Ragged, k: int, exclude_history: bool = False) -> tuple[np.ndarray, np.ndarray]:
         scores = self.score(histories).float()
         if exclude_history:
+            scores = scores.clone()  # score() may return a shared or expanded tensor
             rows = np.repeat(np.arange(len(histories)), histories.lengths)
             scores[torch.from_numpy(rows), torch.from_numpy(histories.values)] = -torch.inf
         top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
