@@ -113,5 +113,23 @@ def recommend(
         typer.echo("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
 
 
+@app.command("run")
+@friendly_errors
+def run_cmd(
+    dataset: Annotated[str, typer.Option(help="Dataset name or path.")] = "amazon2014/beauty",
+    models: Annotated[str, typer.Option(help="Comma-separated models, trained one after another.")] = "popularity,sasrec",
+    out: Annotated[Path, typer.Option(help="Folder for the run directories.")] = Path("runs"),
+    data_dir: DataDir = None,
+) -> None:
+    """The main job: train and evaluate several models on one dataset and print one comparison table."""
+    from genrec.runs import compare_table, default_run_dir, resolve_config, train_run
+
+    results = []
+    for name in [m.strip() for m in models.split(",") if m.strip()]:
+        config = resolve_config(name, dataset, data_dir=data_dir)
+        results.append(train_run(config, default_run_dir(config, out)))
+    typer.echo(compare_table(results))
+
+
 def main() -> None:
     sys.exit(app())

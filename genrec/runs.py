@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +56,9 @@ def resolve_config(model: str, dataset: str, overrides: list[str] = (), config_f
                      exclude_history=bool(exclude_history or base.get("exclude_history", False)), params=params)
 
 
-def default_run_dir(config: RunConfig) -> Path:
+def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config.dataset.replace('/', '-')}-{config.model}-{stamp}"
+    return Path(root) / f"{config.dataset.replace('/', '-')}-{config.model}-{stamp}"
 
 
 def train_run(config: RunConfig, run_dir: str | Path | None = None, resume: bool = False) -> dict:
@@ -137,6 +137,19 @@ def results_table(metrics: dict) -> str:
     for split in ("valid", "test"):
         values = metrics[split]["metrics"]
         lines.append(f"| {split} | " + " | ".join(f"{values[n]:.4f}" for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def compare_table(runs: list[dict], split: str = "test") -> str:
+    """One Markdown table comparing finished runs (metrics.json contents) on one split."""
+    names = list(runs[0][split]["metrics"])
+    lines = [f"{split} on {runs[0]['dataset']} (full ranking, exclude_history={runs[0]['exclude_history']})", "",
+             "| model | " + " | ".join(names) + " | train s |", "|---|" + "---|" * (len(names) + 1)]
+    for run in runs:
+        values = run[split]["metrics"]
+        variant = f" ({run['params']['loss']})" if "loss" in run["params"] else ""
+        lines.append(f"| {run['model']}{variant} | " + " | ".join(f"{values[n]:.4f}" for n in names)
+                     + f" | {run['train'].get('train_seconds', 0):.0f} |")
     return "\n".join(lines) + "\n"
 
 
