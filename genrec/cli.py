@@ -91,6 +91,20 @@ def evaluate_cmd(
     typer.echo(results_table(evaluate_run(run_dir, exclude_history)))
 
 
+@app.command()
+@friendly_errors
+def compare(
+    run_a: Path,
+    run_b: Path,
+    metric: Annotated[Optional[list[str]], typer.Option(help="Metric to test, e.g. ndcg@10 (repeatable; "
+                                                        "default: all).")] = None,
+) -> None:
+    """Paired significance tests of run B against run A on their per-user test metrics."""
+    from genrec.evaluation.significance import compare_runs, comparison_table
+
+    typer.echo(comparison_table(compare_runs(run_a, run_b, metric), str(run_a), str(run_b)))
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
 @friendly_errors
 def recommend(

@@ -1,0 +1,106 @@
+"""Result tables and the BENCHMARKS.md renderer: our numbers, cited numbers, speed and notes."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from genrec.errors import GenrecError
+from genrec.evaluation.records import read_records, write_record
+from genrec.evaluation.tables import metric_columns, records_from_run, results_table, results_tables
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def render_module():
+    spec = importlib.util.spec_from_file_location("render", BENCHMARKS / "render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_columns_are_ordered_by_cutoff_then_kind():
+    records = [{"metrics": {"ndcg@10": 0, "recall@20": 0, "recall@5": 0, "recall@10": 0}},
+               {"metrics": {"seconds": 0, "ndcg@5": 0, "users": 0}}]
+    assert metric_columns(records) == ["recall@5", "ndcg@5", "recall@10", "ndcg@10", "recall@20",
+                                       "seconds", "users"]
+
+
+def test_table_shows_our_and_cited_rows():
+    ours = {"dataset": "d", "model": "sasrec", "variant": "loss=ce", "split": "test", "train_seconds": 61.0,
+            "eval_seconds": 2.25, "metrics": {"recall@10": 0.08234, "ndcg@10": 0.04121},
+            "command": "genrec train", "commit": "a" * 40 + "+dirty", "date": "2026-01-01T00:00:00+00:00",
+            "machine": {"cpu_cores": 2, "memory_gib": 23.5, "load_avg_1min": 1.5}}
+    cited = {"model": "TIGER", "source": "TIGER paper", "metrics": {"ndcg@10": 0.0384}}
+    lines = results_table([ours], published=[cited]).splitlines()
+    assert lines[0] == "| model | recall@10 | ndcg@10 | train s | eval s | source |"
+    assert lines[2] == "| sasrec (loss=ce) | 0.0823 | 0.0412 | 61.00 | 2.25 | measured [1] |"
+    assert lines[3] == "| TIGER | – | 0.0384 | – | – | cited: TIGER paper |"
+    assert lines[5].startswith("1. sasrec (loss=ce): `genrec train` at commit `aaaaaaaaaa+dirty`, 2026-01-01")
+    assert "2 cores" in lines[5] and "load 1.5" in lines[5]
+
+
+def test_render_writes_benchmarks_md_from_records(tmp_path, monkeypatch, render_module):
+    results = tmp_path / "results"
+    write_record("amazon2014/beauty", "sasrec", "loss=ce", "test", {"recall@10": 0.0823, "ndcg@10": 0.0412},
+                 train_seconds=5100, eval_seconds=3.2, command="genrec train --model sasrec",
+                 results_dir=results)
+    write_record("amazon2014/beauty", "sasrec", "loss=ce", "valid", {"recall@10": 0.0951, "ndcg@10": 0.0514},
+                 results_dir=results)
+    write_record("amazon2014/beauty", "data-loader", "", "all", {"seconds": 0.0789, "users": 22363},
+                 results_dir=results)
+    (tmp_path / "notes.md").write_text("## Notes\n\nOur SASRec is below RecBole because of X.\n")
+    out = tmp_path / "BENCHMARKS.md"
+    argv = ["render.py", "--results", str(results), "--notes", str(tmp_path / "notes.md"), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    render_module.main()
+    text = out.read_text()
+    quality, speed = text.split("## Speed")
+    assert "| sasrec (loss=ce) | – | – | 0.0823 | 0.0412 | 5,100 | 3.20 | measured [1] |" in quality
+    assert "| sasrec (loss=ce) | 0.0951 | 0.0514 |" in quality  # the compact validation table
+    assert "`genrec train --model sasrec`" in quality
+    # from published.yaml, beside ours
+    assert "| GRAM | 0.0641 | 0.0451 | 0.0890 | 0.0531 | – | – | cited: GRAM" in quality
+    assert "| amazon2014/beauty | – | all | 0.0789 | 22,363 | [1] |" in speed
+    assert "Our SASRec is below RecBole because of X." in speed  # notes, verbatim
+    assert "data-loader" not in quality
+
+
+def test_published_figures_are_well_formed(render_module):
+    published, sources = render_module.load_published(BENCHMARKS / "published.yaml")
+    assert set(published) == {"amazon2014/beauty", "amazon2014/toys", "amazon2014/sports"}
+    for rows in published.values():
+        for row in rows:
+            assert row["source"] in sources.values()
+            assert row["metrics"] and all(name in {"recall@5", "ndcg@5", "recall@10", "ndcg@10"}
+                                          for name in row["metrics"])
+            assert all(0 < value < 0.2 for value in row["metrics"].values())
+
+
+def test_render_of_the_repository_records(render_module, tmp_path):
+    """Every committed record renders (a malformed one would break BENCHMARKS.md for everyone)."""
+    records = read_records(BENCHMARKS / "results")
+    published, sources = render_module.load_published(BENCHMARKS / "published.yaml")
+    text = render_module.render(records, published, sources, "")
+    assert text.count("### amazon2014/") >= 3
+
+
+def test_tables_across_run_directories(tmp_path):
+    for name, ndcg in (("pop", 0.0053), ("sasrec-ce", 0.0412)):
+        (tmp_path / name).mkdir()
+        run = {"model": name.split("-")[0], "dataset": "amazon2014/beauty", "train": {"train_seconds": 7.0},
+               "valid": {"metrics": {"ndcg@10": ndcg + 0.01}, "eval_seconds": 1.0},
+               "test": {"metrics": {"ndcg@10": ndcg}, "eval_seconds": 1.0}}
+        (tmp_path / name / "metrics.json").write_text(json.dumps(run))
+    records = [r for name in ("pop", "sasrec-ce") for r in records_from_run(tmp_path / name)]
+    text = results_tables(records, published={"amazon2014/beauty": [
+        {"model": "TIGER", "source": "TIGER paper", "metrics": {"ndcg@10": 0.0384}}]})
+    test_part, valid_part = text.split("**amazon2014/beauty, valid**")
+    assert "| sasrec (sasrec-ce) | 0.0412 | 7.00 | 1.00 | measured [2] |" in test_part
+    assert "| TIGER | 0.0384 |" in test_part and "TIGER" not in valid_part  # cited figures are test figures
+    assert "| pop (pop) | 0.0153 |" in valid_part
+    with pytest.raises(GenrecError, match="no metrics.json"):
+        records_from_run(tmp_path)
