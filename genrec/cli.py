@@ -18,6 +18,9 @@ app.add_typer(data_app, name="data")
 
 DataDir = Annotated[Optional[str], typer.Option("--data-dir", help="Dataset folder (default: $GENREC_DATA, "
                                                 "../shared/data, or the per-user cache).")]
+DataOptions = Annotated[Optional[list[str]], typer.Option(
+    "--data-option", "-o", help="A loader option, key=value (repeatable): kcore, user_col, item_col, time_col, "
+    "items, item_id_col, sep, download; e.g. -o user_col=uid -o kcore=5 for a CSV log.")]
 Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: key=value, "
                                                          "e.g. --set train.lr=0.001 (repeatable).")]
 
@@ -36,13 +39,20 @@ def friendly_errors(command):
     return wrapper
 
 
+def parse_options(options: list[str] | None) -> dict:
+    """``["kcore=5", "user_col=uid"]`` -> ``{"kcore": 5, "user_col": "uid"}`` (values parsed as YAML)."""
+    from genrec.config import apply_overrides
+
+    return apply_overrides({}, list(options or []))
+
+
 @data_app.command("info")
 @friendly_errors
-def data_info(dataset: str, data_dir: DataDir = None) -> None:
+def data_info(dataset: str, data_dir: DataDir = None, data_option: DataOptions = None) -> None:
     """Users, items, interactions, sequence lengths and density of a dataset."""
     from genrec.data import load_dataset
 
-    ds = load_dataset(dataset, data_dir=data_dir)
+    ds = load_dataset(dataset, data_dir=data_dir, **parse_options(data_option))
     stats = ds.stats()
     typer.echo(f"dataset       {ds.name}  ({ds.source})")
     typer.echo(f"users         {stats['users']:,}")
@@ -67,6 +77,7 @@ def train(
     tokenizer: Annotated[Optional[str], typer.Option(help="Shorthand for --set tokenizer=... (semantic-ID "
                                                      "models).")] = None,
     data_dir: DataDir = None,
+    data_option: DataOptions = None,
 ) -> None:
     """Train a model, evaluate it on validation and test, and write a run directory."""
     from genrec.runs import resolve_config, train_run
@@ -74,7 +85,8 @@ def train(
     overrides = list(set_ or [])
     overrides += [f"loss={loss}"] if loss else []
     overrides += [f"tokenizer={tokenizer}"] if tokenizer else []
-    run_config = resolve_config(model, dataset, overrides, config, data_dir, exclude_history)
+    run_config = resolve_config(model, dataset, overrides, config, data_dir, exclude_history,
+                                parse_options(data_option))
     train_run(run_config, run_dir, resume=resume)
 
 
@@ -134,15 +146,48 @@ def run_cmd(
     models: Annotated[str, typer.Option(help="Comma-separated models, trained one after another.")] = "popularity,sasrec",
     out: Annotated[Path, typer.Option(help="Folder for the run directories.")] = Path("runs"),
     data_dir: DataDir = None,
+    data_option: DataOptions = None,
 ) -> None:
     """The main job: train and evaluate several models on one dataset and print one comparison table."""
     from genrec.runs import compare_table, default_run_dir, resolve_config, train_run
 
     results = []
     for name in [m.strip() for m in models.split(",") if m.strip()]:
-        config = resolve_config(name, dataset, data_dir=data_dir)
+        config = resolve_config(name, dataset, data_dir=data_dir, data_options=parse_options(data_option))
         results.append(train_run(config, default_run_dir(config, out)))
     typer.echo(compare_table(results))
+
+
+@app.command()
+@friendly_errors
+def tokenize(
+    dataset: Annotated[str, typer.Option(help="Dataset name or path.")] = "amazon2014/beauty",
+    method: Annotated[str, typer.Option(help="rq-kmeans, rq-vae, pq, opq or hierarchical.")] = "rq-kmeans",
+    set_: Overrides = None,
+    encoder: Annotated[str, typer.Option(help="minilm, a sentence-transformers model or folder, cf:RUN_DIR for "
+                                         "a SASRec run's item table, or a fusion such as "
+                                         "minilm+cf:RUN*0.5.")] = "minilm",
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the IDs (default semantic_ids/<dataset>-"
+                                                "<method>).")] = None,
+    report: Annotated[bool, typer.Option(help="Print the quality report.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Build semantic IDs for every item of a dataset and save them with a quality report."""
+    from genrec.config import apply_overrides
+    from genrec.data import load_dataset
+    from genrec.io import write_json, write_text
+    from genrec.semantic_ids.build import build_semantic_ids
+    from genrec.semantic_ids.report import build_report, report_markdown
+
+    ds = load_dataset(dataset, data_dir=data_dir)
+    ids = build_semantic_ids(ds, method, apply_overrides({}, list(set_ or [])), encoder)
+    out = out or Path("semantic_ids") / f"{ds.name.replace('/', '-')}-{method}"
+    ids.save(out)
+    quality = build_report(ids, [ds.title(i) for i in range(ds.n_items)])
+    write_json(out / "report.json", quality)
+    write_text(out / "report.md", report_markdown(quality))
+    typer.echo(report_markdown(quality) if report else
+               f"{ids.n_items:,} {method} IDs, collision rate {ids.stats['collision_rate']:.4f}, written to {out}")
 
 
 def main() -> None:

@@ -41,10 +41,12 @@ class RunConfig:
     ks: list[int] = field(default_factory=lambda: list(DEFAULT_KS))
     exclude_history: bool = False  # mask already-seen items at evaluation (off, as in the papers)
     params: dict = field(default_factory=dict)  # the model's own Config, resolved
+    data_options: dict = field(default_factory=dict)  # loader options (kcore, column names, ...)
 
 
 def resolve_config(model: str, dataset: str, overrides: list[str] = (), config_file: str | Path | None = None,
-                   data_dir: str | None = None, exclude_history: bool = False) -> RunConfig:
+                   data_dir: str | None = None, exclude_history: bool = False,
+                   data_options: dict | None = None) -> RunConfig:
     """Defaults of the model's Config, then the config file, then ``key=value`` overrides."""
     base = load_yaml(config_file) if config_file else {}
     cls = model_class(base.get("model", model))
@@ -53,7 +55,8 @@ def resolve_config(model: str, dataset: str, overrides: list[str] = (), config_f
     params = to_dict(from_dict(cls.Config, apply_overrides(params, list(overrides)), where=f"{cls.name} config"))
     return RunConfig(model=cls.name, dataset=base.get("dataset", dataset), data_dir=data_dir or base.get("data_dir"),
                      ks=list(base.get("ks", DEFAULT_KS)),
-                     exclude_history=bool(exclude_history or base.get("exclude_history", False)), params=params)
+                     exclude_history=bool(exclude_history or base.get("exclude_history", False)), params=params,
+                     data_options={**base.get("data_options", {}), **(data_options or {})})
 
 
 def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
@@ -77,7 +80,7 @@ def train_run(config: RunConfig, run_dir: str | Path | None = None, resume: bool
     params = from_dict(cls.Config, config.params, where=f"{cls.name} config")
     seed_everything(getattr(getattr(params, "train", None), "seed", 42))
 
-    dataset = load_dataset(config.dataset, data_dir=config.data_dir)
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.data_options)
     splits = leave_one_out(dataset)
     log.info("run %s: %s on %s (%d users, %d items)", run_dir, cls.name, config.dataset,
              dataset.n_users, dataset.n_items)
@@ -94,7 +97,7 @@ def load_run(run_dir: str | Path) -> tuple[Recommender, SequenceDataset, RunConf
     if not (run_dir / CONFIG).is_file() or not (run_dir / MODEL_DIR).is_dir():
         raise GenrecError(f"{run_dir} is not a finished genrec run (needs {CONFIG} and {MODEL_DIR}/)")
     config = from_dict(RunConfig, load_yaml(run_dir / CONFIG), where=str(run_dir / CONFIG))
-    dataset = load_dataset(config.dataset, data_dir=config.data_dir)
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.data_options)
     model = model_class(config.model).load(run_dir / MODEL_DIR, dataset)
     return model, dataset, config
 

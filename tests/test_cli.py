@@ -43,3 +43,20 @@ def test_train_evaluate_recommend_popularity(beauty, tmp_path):
     assert rows[0].split("\t")[:2] == ["rank", "item_id"] and len(rows) == 4
     unknown = runner.invoke(app, ["recommend", str(run), "--history", "NOPE"])
     assert unknown.exit_code == 2 and "NOPE" in unknown.output
+
+
+def test_loader_options_reach_the_loader_and_the_run(tmp_path):
+    log = "tests/data/log.csv"
+    opts = ["-o", "user_col=uid", "-o", "item_col=sku", "-o", "time_col=ts", "-o", "items=tests/data/items.csv"]
+    info = runner.invoke(app, ["data", "info", log, *opts])
+    assert info.exit_code == 0, info.output
+    assert "error" not in info.output and "users" in info.output
+
+    run = tmp_path / "run"
+    trained = runner.invoke(app, ["train", "--model", "popularity", "--dataset", log, "--run-dir", str(run), *opts])
+    assert trained.exit_code == 0, trained.output
+    again = runner.invoke(app, ["evaluate", str(run)])  # the saved config must rebuild the same dataset
+    assert again.exit_code == 0, again.output
+
+    typo = runner.invoke(app, ["data", "info", log, "-o", "user=uid"])
+    assert typo.exit_code == 2 and "user_col" in typo.output
