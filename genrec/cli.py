@@ -139,6 +139,21 @@ def recommend(
         typer.echo("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
 
 
+@app.command()
+@friendly_errors
+def serve(
+    run_dir: Path,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve a saved run over HTTP: POST /recommend {"history": [...], "k": 10}, GET /health."""
+    import uvicorn
+
+    from genrec.serving.http import create_app
+
+    uvicorn.run(create_app(run_dir), host=host, port=port)
+
+
 @app.command("run")
 @friendly_errors
 def run_cmd(
