@@ -26,18 +26,25 @@ def nearest(x: torch.Tensor, centroids: torch.Tensor) -> tuple[torch.Tensor, tor
 
 
 def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """k-means++ seeding: each new centre drawn with probability proportional to squared distance."""
+    """k-means++ seeding: each new centre drawn with probability proportional to squared distance.
+
+    Distances to a new centre are one matrix-vector product, and the draw is a binary search in the
+    cumulative distances: no ``[n, d]`` temporary and no ``multinomial`` per centre.
+    """
     centroids = torch.empty(k, x.shape[1], dtype=x.dtype)
+    x_sq = (x * x).sum(1)
     centroids[0] = x[torch.randint(len(x), (1,), generator=generator)]
-    closest = ((x - centroids[0]) ** 2).sum(1)
+    closest = (x_sq - 2 * (x @ centroids[0]) + centroids[0] @ centroids[0]).clamp_min_(0)
     for i in range(1, k):
-        total = closest.sum()
+        cumulative = closest.cumsum(0)
+        total = cumulative[-1]
         if total <= 0:  # fewer distinct points than centres: repeat one
             centroids[i:] = centroids[0]
             break
-        pick = torch.multinomial(closest / total, 1, generator=generator)
-        centroids[i] = x[pick]
-        closest = torch.minimum(closest, ((x - centroids[i]) ** 2).sum(1))
+        pick = torch.searchsorted(cumulative, torch.rand(1, generator=generator, dtype=x.dtype) * total)
+        centroids[i] = x[pick.clamp_max_(len(x) - 1)]
+        distance = (x_sq - 2 * (x @ centroids[i]) + centroids[i] @ centroids[i]).clamp_min_(0)
+        closest = torch.minimum(closest, distance)
     return centroids
 
 
@@ -55,7 +62,7 @@ def kmeans(
     generator = torch.Generator().manual_seed(seed)
     sample = x[torch.randperm(len(x), generator=generator)[:init_sample]] if len(x) > init_sample else x
     centroids = kmeans_plus_plus(sample, k, generator)
-    previous = float("inf")
+    previous: float | None = None
     for _ in range(iters):
         assign, dist = nearest(x, centroids)
         counts = torch.bincount(assign, minlength=k)
@@ -66,7 +73,7 @@ def kmeans(
             far = torch.topk(dist, int(empty.sum())).indices
             centroids[empty] = x[far]
         inertia = float(dist.sum())
-        if not empty.any() and previous - inertia <= tol * max(previous, 1e-12):
+        if not empty.any() and previous is not None and previous - inertia <= tol * previous:
             break
         previous = inertia
     assign, _ = nearest(x, centroids)
