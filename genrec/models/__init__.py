@@ -12,6 +12,7 @@ MODELS = {
     "popularity": "genrec.models.popularity:Popularity",
     "sasrec": "genrec.models.sasrec:SASRec",
     "tiger": "genrec.models.tiger:Tiger",
+    "gram": "genrec.models.gram:Gram",
 }
 
 

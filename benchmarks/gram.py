@@ -1,0 +1,125 @@
+"""GRAM on the Amazon benchmarks: full runs with every ablation of the paper's Table 3, and CPU throughput.
+
+    OMP_NUM_THREADS=1 python benchmarks/gram.py train --dataset amazon2014/beauty [--variant without-linking]
+        [--set train.max_minutes=110 ...] [--run-dir runs/gram-beauty] [--resume]
+    OMP_NUM_THREADS=1 python benchmarks/gram.py throughput --dataset amazon2014/beauty [--batches 8]
+        [--label cpu-small] [--set ids_dir=... cf_run=... max_items=10 ...]
+
+``train`` runs ``genrec train --model gram`` (through ``genrec.runs.train_run``, so runs checkpoint
+and resume) and writes one record per split, model ``gram``, variant ``""`` or ``without-<part>``.
+``throughput`` trains the same model for a few batches three ways in one process, so the figures are
+comparable: every item prompt encoded (no de-duplication), each distinct item of a batch encoded once,
+and item encodings cached by a frozen encoder snapshot. It records training samples per second of
+each (model ``training:gram``), plus the seconds one cache refresh takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+
+import numpy as np
+import torch
+
+from genrec.config import from_dict
+from genrec.data import leave_one_out, load_dataset
+from genrec.evaluation.records import write_record
+from genrec.models.gram import Gram, GramConfig
+from genrec.models.gram.prompts import newest_first
+from genrec.models.gram.recommender import sample_batch, training_batches, training_samples
+from genrec.runs import resolve_config, train_run
+
+ABLATIONS = {
+    "": [],
+    "without-hierarchy": ["hierarchy=false"],
+    "without-collaborative": ["collaborative=false"],
+    "without-user-prompt": ["user_prompt=false"],
+    "without-item-prompts": ["item_prompts=false"],
+    "without-linking": ["linking=false"],
+    "without-position": ["position=false"],
+    "backbone-minilm": ["backbone=minilm", "cache_items=true"],
+}
+
+
+def train(args: argparse.Namespace) -> None:
+    config = resolve_config("gram", args.dataset, ABLATIONS[args.variant] + args.set)
+    metrics = train_run(config, args.run_dir, resume=args.resume)
+    summary = metrics["train"]
+    for split in ("valid", "test"):
+        path = write_record(args.dataset, "gram", args.variant, split, metrics[split]["metrics"],
+                            train_seconds=summary.get("train_seconds"),
+                            eval_seconds=metrics[split]["eval_seconds"], command=_command(),
+                            extra={"overrides": ABLATIONS[args.variant] + args.set,
+                                   "best_epoch": summary.get("best_epoch"), "epochs": summary.get("epochs"),
+                                   "stopped": summary.get("stopped"),
+                                   "train_samples": summary.get("train_samples"),
+                                   "parameters": summary.get("parameters")})
+        print(f"{split}: {metrics[split]['metrics']} -> {path}")
+
+
+def samples_per_second(model: Gram, batches: list, dedup: bool) -> float:
+    """Training samples per second over ``batches`` (forward, backward and an optimiser step)."""
+    optimizer = torch.optim.AdamW([p for p in model.net.parameters() if p.requires_grad], lr=1e-4)
+    model.net.train()
+    model.loss(*batches[0], dedup=dedup).backward()  # warm-up, not timed
+    start = time.perf_counter()
+    for histories, targets in batches:
+        optimizer.zero_grad(set_to_none=True)
+        model.loss(histories, targets, dedup=dedup).backward()
+        optimizer.step()
+    return sum(len(t) for _, t in batches) / (time.perf_counter() - start)
+
+
+def throughput(args: argparse.Namespace) -> None:
+    dataset = load_dataset(args.dataset)
+    splits = leave_one_out(dataset)
+    params = resolve_config("gram", args.dataset, args.set).params
+    config = from_dict(GramConfig, params, "gram config")
+    model = Gram(config, dataset)
+    model.config.train.epochs = 0  # build IDs, neighbours, vocabulary and network only
+    model.fit(dataset, splits, args.run_dir)
+    users, ends = training_samples(splits.train)
+    size = config.train.batch_size
+    chosen = training_batches(users, ends, config, config.train.seed)[: args.batches]
+    batches = [sample_batch(splits.train, users[rows], ends[rows], config.max_items) for rows in chosen]
+    model.cache = None
+    metrics = {"samples_per_second_all_items": samples_per_second(model, batches, dedup=False),
+               "samples_per_second_dedup": samples_per_second(model, batches, dedup=True)}
+    start = time.perf_counter()
+    model.refresh_cache()
+    metrics["cache_refresh_seconds"] = time.perf_counter() - start
+    metrics["samples_per_second_cached"] = samples_per_second(model, batches, dedup=True)
+    slots = [len(newest_first(h, config.max_items).values) for h, _ in batches]
+    distinct = np.mean([len(model.prompt_batch(h, dedup=True).items) / s
+                        for (h, _), s in zip(batches, slots)])
+    metrics["distinct_item_prompt_fraction"] = float(distinct)
+    path = write_record(args.dataset, "training:gram", args.label, "train", metrics, command=_command(),
+                        extra={"overrides": args.set, "batches": len(batches), "batch_size": size,
+                               "threads": torch.get_num_threads(), "max_items": config.max_items,
+                               "item_prompt_len": config.item_prompt_len, "backbone": config.backbone})
+    print(" ".join(f"{k}={v:.3f}" for k, v in metrics.items()), "->", path)
+
+
+def _command() -> str:
+    return "OMP_NUM_THREADS=1 python " + " ".join(shlex.quote(a) for a in sys.argv)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["train", "throughput"])
+    parser.add_argument("--dataset", default="amazon2014/beauty")
+    parser.add_argument("--variant", default="", choices=list(ABLATIONS))
+    parser.add_argument("--set", nargs="*", default=[], help="gram config overrides, key=value")
+    parser.add_argument("--run-dir", default=None)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--label", default="", help="variant name of a throughput record (e.g. cpu-small)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    train(args) if args.mode == "train" else throughput(args)
+
+
+if __name__ == "__main__":
+    main()

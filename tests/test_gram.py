@@ -1,0 +1,265 @@
+"""GRAM: prompts as specified (golden examples on real Beauty items), ablation switches that change only
+their part of the input, a decoder that beam search drives correctly, and a tiny model that trains."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from genrec.data.dataset import SequenceDataset, leave_one_out
+from genrec.data.ragged import Ragged
+from genrec.decoding import exhaustive_scores
+from genrec.models.gram import Gram, GramConfig
+from genrec.models.gram import lexical_ids as lexical
+from genrec.models.gram.lexical_ids import with_names
+from genrec.models.gram.prompts import UserPrompts, item_prompt_texts, newest_first, user_prompt_text
+from genrec.models.gram.recommender import length_bucketed, sample_batch, training_batches, training_samples
+from genrec.models.gram.similar import top_k_similar
+from genrec.semantic_ids.codes import SemanticIds
+from genrec.training.config import TrainConfig
+
+TINY = dict(d_model=32, heads=2, d_ff=64, encoder_layers=1, decoder_layers=1, decoder_heads=2, decoder_ff=64,
+            max_items=5, user_prompt_len=48, item_prompt_len=40, top_k_similar=2, beam_size=8, dropout=0.0,
+            vocab_min_count=1)
+
+
+def stand_in_ids(n_items: int) -> SemanticIds:
+    """Three-level lexical IDs (8 x 8 per top word) named by words, as the hierarchical tokenizer makes."""
+    i = np.arange(n_items)
+    codes = np.stack([i // 64, (i // 8) % 8, i % 8], axis=1)
+    top = n_items // 64 + 1
+    names = [[f"top{c}" for c in range(top)], [f"mid{c}" for c in range(8)], [f"leaf{c}" for c in range(8)]]
+    return SemanticIds.from_array(codes, [top, 8, 8], "stand-in", token_names=names)
+
+
+def flat_stand_in(n_items: int) -> SemanticIds:
+    """IDs of the "without hierarchy" ablation: one level of clusters, items named inside their cluster."""
+    i = np.arange(n_items)
+    top = n_items // 64 + 1
+    names = [[f"group{c}" for c in range(top)], [f"item{c}" for c in range(64)]]
+    return SemanticIds.from_array(np.stack([i // 64, i % 64], axis=1), [top, 64], "flat", token_names=names)
+
+
+@pytest.fixture(scope="module")
+def small(beauty) -> SequenceDataset:
+    """The first 40 Beauty users and the items they bought, renumbered: real text, tiny catalogue."""
+    seqs = beauty.sequences.select(np.arange(40))
+    items, inverse = np.unique(seqs.values, return_inverse=True)
+    return SequenceDataset("beauty-small", beauty.item_ids[items], [beauty.item_records[i] for i in items],
+                           beauty.user_ids[:40], Ragged(inverse.astype(np.int64), seqs.offsets))
+
+
+@pytest.fixture(scope="module")
+def parts(small):
+    rng = np.random.default_rng(0)
+    similar = top_k_similar(rng.normal(size=(small.n_items, 8)).astype(np.float32), TINY["top_k_similar"])
+    return stand_in_ids(small.n_items), similar
+
+
+def make(small, parts, **switches) -> Gram:
+    torch.manual_seed(0)
+    model = Gram(GramConfig(**{**TINY, **switches}), small)
+    ids, similar = parts
+    model.setup(small, ids if model.config.hierarchy else flat_stand_in(small.n_items), similar)
+    return model
+
+
+@pytest.fixture(scope="module")
+def default(small, parts) -> Gram:
+    return make(small, parts)
+
+
+def test_golden_item_and_user_prompts(beauty):
+    beauty = SequenceDataset("beauty-head", beauty.item_ids[:100], beauty.item_records[:100],
+                             beauty.user_ids[:1], beauty.sequences.select(np.array([0])))
+    ids = stand_in_ids(beauty.n_items)
+    similar = np.full((beauty.n_items, 2), -1)
+    similar[0], similar[4] = [1, 70], [2, -1]
+    prompts = item_prompt_texts(beauty, ids, similar)
+    assert prompts[0] == ("item: top0 mid0 leaf0; similar items: top0 mid0 leaf1, top1 mid0 leaf6; "
+                          "title: OPI Nail Lacquer, Simmer and Shimmer, 0.5-Fluid Ounce; brand: OPI; "
+                          "categories: Beauty, Makeup, Nails, Nail Polish")
+    # HTML entities unescaped, the "Unknown" placeholder brand dropped
+    assert prompts[4] == ("item: top0 mid0 leaf4; similar items: top0 mid0 leaf2; title: Dr. Scholl's "
+                          "Quick Heat Paraffin Spa Bath; brand: Dr. Scholl's; categories: Beauty, Skin Care, "
+                          "Hands & Nails, Paraffin Baths")
+    assert "brand" not in item_prompt_texts(beauty, ids, None)[2]
+    assert item_prompt_texts(beauty, ids, None, linking=False)[0].startswith("title: OPI Nail Lacquer")
+    # the user prompt lists the history newest first, and keeps only the most recent items
+    assert user_prompt_text(beauty.sequences[0], ids, 20) == (
+        "What would the user purchase after top0 mid0 leaf4 ; top0 mid0 leaf3 ; top0 mid0 leaf2 ; "
+        "top0 mid0 leaf1 ; top0 mid0 leaf0 ?")
+    assert user_prompt_text(beauty.sequences[0], ids, 2) == (
+        "What would the user purchase after top0 mid0 leaf4 ; top0 mid0 leaf3 ?")
+
+
+def test_user_prompt_tokens_equal_tokenised_text(default, small):
+    histories = small.sequences.select(np.arange(10))
+    tokens, lengths = default.user_prompts(histories)
+    for row in range(10):
+        text = user_prompt_text(histories[row], default.ids, TINY["max_items"])
+        expected = default.tokenizer(text, truncation=True, max_length=TINY["user_prompt_len"])["input_ids"]
+        assert tokens[row, : lengths[row]].tolist() == expected
+        assert (tokens[row, lengths[row]:] == default.tokenizer.pad_token_id).all()
+    # a prompt too long for max_len loses its oldest IDs, not its question mark
+    short, short_lengths = UserPrompts(default.tokenizer, default.ids, TINY["max_items"], 16)(histories)
+    question = default.tokenizer("?", add_special_tokens=False)["input_ids"][0]
+    assert (short_lengths <= 16).all() and (short[np.arange(10), short_lengths - 1] == question).all()
+    assert (short[:, :10] == tokens[:, :10]).all()  # the prefix and the newest IDs are kept
+    # every ID word is one token of the vocabulary
+    words = [w for level in default.ids.token_names for w in level]
+    assert all(len(ids) == 1 for ids in default.tokenizer(words, add_special_tokens=False)["input_ids"])
+
+
+def test_newest_first_and_training_samples():
+    histories = Ragged.from_lists([[1, 2, 3], [], [4, 5]])
+    assert newest_first(histories, 2).to_lists() == [[3, 2], [], [5, 4]]
+    train = Ragged.from_lists([[7, 8, 9], [5], [1, 2]])
+    users, ends = training_samples(train)
+    assert users.tolist() == [0, 0, 2] and ends.tolist() == [1, 2, 1]
+    h, t = sample_batch(train, users, ends, max_items=1)
+    assert h.to_lists() == [[7], [8], [1]] and t.tolist() == [8, 9, 2]
+
+
+def test_length_bucketed_batches_cover_every_sample_once():
+    lengths = np.random.default_rng(0).integers(1, 20, size=1000)
+    batches = length_bucketed(lengths, 32, seed=1, pool=5)
+    assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(1000))
+    assert np.mean([np.ptp(lengths[b]) for b in batches]) < 8  # similar lengths together
+    users, _ = training_samples(Ragged.from_lists([[1, 2, 3], [4], [5, 6], [7, 8, 9, 10]]))
+    config = GramConfig(batching="users", train=TrainConfig(batch_size=2))
+    batches = training_batches(users, np.zeros_like(users), config, seed=0)
+    order = np.concatenate(batches)
+    assert sorted(order.tolist()) == list(range(6)) and all(len(b) <= 2 for b in batches)
+    runs = users[order][np.r_[True, np.diff(users[order]) != 0]]
+    assert len(runs) == len(set(runs.tolist()))  # each user's samples stay together
+
+
+def _strip(prompt: str, label: str) -> str:
+    return "; ".join(p for p in prompt.split("; ") if not p.startswith(label))
+
+
+@pytest.mark.parametrize("switch", ["collaborative", "linking", "hierarchy", "user_prompt", "item_prompts",
+                                    "position"])
+def test_each_ablation_changes_only_its_part(default, small, parts, switch):
+    ablated = make(small, parts, **{switch: False})
+    histories = small.sequences.select(np.arange(8))
+    base, other = default.prompt_batch(histories), ablated.prompt_batch(histories)
+    same_items = [other.item_slots is not None and torch.equal(getattr(base, f), getattr(other, f))
+                  for f in ("item_slots", "items", "item_tokens")]
+    if switch in ("collaborative", "linking"):
+        label = "similar items:" if switch == "collaborative" else "item:"
+        assert all(label not in p for p in ablated.prompt_texts)
+        assert [_strip(p, label) for p in default.prompt_texts] == ablated.prompt_texts
+        assert torch.equal(base.user_tokens, other.user_tokens)
+    elif switch == "hierarchy":
+        assert ablated.id_text(3) == "group0 item3"
+        assert ablated.prompt_texts[3].startswith("item: group0 item3;")
+        assert [_strip(_strip(p, "item:"), "similar items:") for p in default.prompt_texts] == \
+            [_strip(_strip(p, "item:"), "similar items:") for p in ablated.prompt_texts]
+        assert (ablated.similar == default.similar).all()
+    elif switch == "user_prompt":
+        assert other.user_tokens is None and all(same_items)
+    elif switch == "item_prompts":
+        assert other.item_slots is None and other.item_tokens is None
+        assert torch.equal(base.user_tokens, other.user_tokens)
+    else:  # position: same input, no position embedding
+        assert ablated.net.position is None and default.net.position is not None
+        assert torch.equal(base.user_tokens, other.user_tokens) and all(same_items)
+    if switch not in ("collaborative", "linking", "hierarchy"):
+        assert ablated.prompt_texts == default.prompt_texts
+
+
+def test_distinct_items_encoded_once_and_cache_match(default, small):
+    train = leave_one_out(small).train
+    histories, targets = sample_batch(train, *training_samples(train), 5)
+    default.net.eval()
+    deduped, full = default.prompt_batch(histories, dedup=True), default.prompt_batch(histories, dedup=False)
+    assert len(deduped.items) == len(np.unique(newest_first(histories, 5).values)) < len(full.items)
+    with torch.no_grad():
+        a, b = default.loss(histories, targets, dedup=True), default.loss(histories, targets, dedup=False)
+        default.refresh_cache()
+        c = default.loss(histories, targets)
+    default.cache = None
+    assert torch.allclose(a, b, atol=1e-5) and torch.allclose(a, c, atol=2e-2)
+
+
+def test_beam_search_matches_exhaustive_scoring(default, small):
+    histories = small.sequences.select(np.arange(4))
+    default.net.eval()
+    with torch.no_grad():
+        state = default.net.start(default.prompt_batch(histories))
+        exact = exhaustive_scores(default.net, state, default.ids, 4)
+    wide = Gram(dataclasses.replace(default.config, beam_size=small.n_items), small)
+    wide.__dict__.update({k: v for k, v in default.__dict__.items() if k != "config"})
+    items, scores = wide.recommend(histories, 10)
+    top = exact.topk(10, dim=1)
+    assert np.array_equal(items, top.indices.numpy())
+    assert np.allclose(scores, top.values.numpy(), atol=1e-4)
+
+
+def test_tiny_gram_trains_and_decodes_only_valid_items(small, parts, tmp_path):
+    splits = leave_one_out(small)
+    model = make(small, parts, valid_users=8)
+    model.config.train = TrainConfig(epochs=2, batch_size=16, lr=3e-3, progress=False, patience=0, seed=0)
+    users, ends = training_samples(splits.train)
+    histories, targets = sample_batch(splits.train, users, ends, 5)
+    model.net.eval()
+    with torch.no_grad():
+        before = model.loss(histories, targets).item()
+    summary = model.fit(small, splits, None)
+    model.net.eval()
+    with torch.no_grad():
+        after = model.loss(histories, targets).item()
+    assert after < before and summary["epochs"] == 2
+    items, scores = model.recommend(splits.test.histories, 10, exclude_history=True)
+    assert items.shape == (len(splits.test), 10) and ((items >= 0) & (items < small.n_items)).all()
+    assert all(len(set(row)) == 10 for row in items.tolist())
+    assert not any(set(row) & set(h) for row, h in zip(items.tolist(), splits.test.histories.to_lists()))
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
+    model.save(tmp_path / "gram")
+    again = Gram.load(tmp_path / "gram", small)
+    reloaded = again.recommend(splits.test.histories, 10)[0]
+    assert np.array_equal(reloaded, model.recommend(splits.test.histories, 10)[0])
+
+
+def test_t5_checkpoint_by_path(default, small, parts, tmp_path):
+    """Any Hugging Face T5 folder works as the backbone: here one saved from a small T5 configuration."""
+    from transformers import T5Config, T5EncoderModel
+
+    folder = tmp_path / "t5"
+    T5EncoderModel(T5Config(vocab_size=len(default.tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=1,
+                            num_heads=2)).save_pretrained(folder)
+    default.tokenizer.save_pretrained(folder)
+    model = make(small, parts, t5_checkpoint=str(folder))
+    assert len(model.tokenizer) == len(default.tokenizer) and model.net.backbone.dim == 32
+    items, _ = model.recommend(small.sequences.select(np.arange(3)), 5)
+    assert ((items >= 0) & (items < small.n_items)).all()
+
+
+def test_top_k_similar_is_cosine_without_self():
+    x = np.random.default_rng(1).normal(size=(50, 6)).astype(np.float32)
+    top = top_k_similar(x, 4, chunk=7)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    assert np.array_equal(top, np.argsort(-sims, axis=1)[:, :4])
+    assert top_k_similar(x[:2], 3).tolist() == [[1, -1, -1], [0, -1, -1]]
+
+
+def test_without_hierarchy_asks_the_tokenizer_for_flat_ids(small, monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr("genrec.semantic_ids.build.load_or_build",
+                        lambda directory, dataset, method, params, encoder: calls.append((method, params))
+                        or stand_in_ids(dataset.n_items))
+    lexical.lexical_ids(small, False, "hierarchical", {"k": 32}, "minilm", "", tmp_path)
+    lexical.lexical_ids(small, True, "hierarchical", {"k": 32}, "minilm", "", tmp_path)
+    assert calls == [("hierarchical", {"k": 32, "flat": True}), ("hierarchical", {"k": 32})]
+
+
+def test_unnamed_codes_get_level_words():
+    ids = with_names(SemanticIds.from_array(np.array([[0, 1], [1, 0]]), [2, 2], "rq"))
+    assert ids.id_text(0) == "a0 b1"
