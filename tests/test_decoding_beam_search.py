@@ -118,9 +118,10 @@ def test_pads_when_fewer_items_than_k():
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10**6), n_items=st.integers(1, 80), beam=st.integers(1, 12), k=st.integers(1, 12),
+@given(seed=st.integers(0, 10**6), n_items=st.integers(1, 40), beam=st.integers(1, 50), k=st.integers(1, 12),
        levels=st.integers(1, 4), variable=st.booleans())
-def test_random_models_give_only_valid_distinct_items(seed, n_items, beam, k, levels, variable):
+def test_random_models_give_valid_distinct_items_and_the_exact_top_when_wide(seed, n_items, beam, k, levels,
+                                                                            variable):
     rng = np.random.default_rng(seed)
     ids = random_ids(rng, n_items, rng.integers(2, 6, size=levels).tolist(), variable)
     items, scores, exact = run(ids, n_users=3, beam=beam, k=k, seed=seed)
@@ -133,3 +134,6 @@ def test_random_models_give_only_valid_distinct_items(seed, n_items, beam, k, le
         assert (row_scores[: len(found)].diff() <= 1e-6).all()  # best first
     valid = items >= 0
     torch.testing.assert_close(scores[valid], exact.gather(1, items.clamp_min(0))[valid])
+    if beam >= ids.n_items:  # wide enough: exactly the exhaustive top-k
+        top = exact.topk(min(k, ids.n_items), dim=1)
+        assert torch.equal(items[:, :top.indices.shape[1]], top.indices)

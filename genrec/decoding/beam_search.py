@@ -48,14 +48,18 @@ def beam_search(decoder: StepDecoder, state: Any, trie: Trie, n: int, beam_size:
     scores = torch.zeros(n, 1)
     codes = None
     banned = _banned_keys(exclude, trie) if exclude is not None else None
-    for depth in range(trie.max_depth):
+    parents = None
+    for _ in range(trie.max_depth):
         active = scores.isfinite() & ~trie.is_leaf(nodes)
         if not active.any():
             break
+        if parents is not None:  # follow the kept beams only when there is another step to take
+            state = decoder.reorder(state, parents)
         log_probs, state = decoder.step(codes, state)
         beams, vocab = nodes.shape[1], log_probs.shape[-1]
         allowed = _allowed(trie, nodes, active, vocab, banned)
-        expand = torch.where(allowed, scores[..., None] + log_probs.float().clamp_min(MIN_LOG_PROB), -torch.inf)
+        log_probs = log_probs.float().clamp_min(MIN_LOG_PROB)
+        expand = torch.where(allowed, scores[..., None] + log_probs, -torch.inf)
         keep = torch.where(active | ~scores.isfinite(), -torch.inf, scores)  # complete beams stay as they are
         candidates = torch.cat([expand.view(n, beams * vocab), keep], dim=1)
         scores, index = candidates.topk(min(width, candidates.shape[1]), dim=1)
@@ -66,14 +70,13 @@ def beam_search(decoder: StepDecoder, state: Any, trie: Trie, n: int, beam_size:
         nodes = torch.where(expanded, trie.child(previous, codes), previous)
         alive = scores.isfinite()
         nodes, codes = torch.where(alive, nodes, ROOT), torch.where(alive, codes, -1)
-        state = decoder.reorder(state, parents)
     items = torch.where(scores.isfinite(), trie.node_item[nodes], -1)
     return _pad(items[:, :k], -1, k), _pad(scores[:, :k], -torch.inf, k)
 
 
 def _allowed(trie: Trie, nodes: torch.Tensor, active: torch.Tensor, vocab: int,
              banned: torch.Tensor | None) -> torch.Tensor:
-    """``[n, beams, vocab]`` bool: the trie's edges out of active beams, less those completing a banned item."""
+    """``[n, beams, vocab]`` bool: the trie's edges out of active beams, less those ending in banned items."""
     n, beams = nodes.shape
     rows = active.reshape(-1).nonzero().squeeze(1)
     edge_rows, edges = trie.edges(nodes.reshape(-1)[rows])

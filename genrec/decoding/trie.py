@@ -59,8 +59,8 @@ class Trie:
         counts = np.bincount(parent, minlength=n_nodes)
         inner_items = np.flatnonzero(counts[leaf] > 0)
         if len(inner_items):
-            raise GenrecError(f"semantic IDs are not prefix-free: the ID of item {inner_items[0]} is a prefix of "
-                              "another item's ID, so decoding could not tell where it ends")
+            raise GenrecError(f"semantic IDs are not prefix-free: the ID of item {inner_items[0]} is a "
+                              "prefix of another item's ID, so decoding could not tell where it ends")
         child_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
         np.cumsum(counts, out=child_ptr[1:])
         width = max(ids.vocab_sizes)
