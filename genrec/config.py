@@ -5,6 +5,8 @@ A run saves its fully resolved config, so ``genrec train --config run/config.yam
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import types
 import typing
@@ -88,8 +90,19 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             child = node.get(part)
             node[part] = dict(child) if isinstance(child, dict) else {}
             node = node[part]
-        node[leaf] = yaml.safe_load(raw)
+        node[leaf] = parse_value(raw)
     return data
+
+
+_SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
+
+def parse_value(raw: str):
+    """YAML, except that ``3e-4`` is a float (YAML 1.1 needs ``3.0e-4``, which nobody types)."""
+    value = yaml.safe_load(raw)
+    if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+        return float(value)
+    return value
 
 
 def load_yaml(path: str | Path) -> dict:

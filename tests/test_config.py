@@ -38,3 +38,9 @@ def test_overrides_are_typed_and_nested(tmp_path):
 def test_bad_overrides_name_the_field(override, message):
     with pytest.raises(GenrecError, match=message):
         from_dict(Outer, apply_overrides(to_dict(Outer()), [override]))
+
+
+def test_overrides_read_scientific_notation_as_numbers():
+    from genrec.config import apply_overrides
+
+    assert apply_overrides({}, ["train.lr=3e-4", "name=abc", "n=5"]) == {"train": {"lr": 3e-4}, "name": "abc", "n": 5}
