@@ -5,9 +5,8 @@ A run saves its fully resolved config, so ``genrec train --config run/config.yam
 
 from __future__ import annotations
 
-import re
-
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
