@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
-from genrec.errors import GenrecError
 from genrec.models.base import Recommender, ScoringRecommender
+from genrec.registry import lookup
 
 # name -> "module:Class"; imported on demand so that `genrec --help` stays fast
 MODELS = {
@@ -17,10 +15,7 @@ MODELS = {
 
 
 def model_class(name: str) -> type[Recommender]:
-    if name not in MODELS:
-        raise GenrecError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
-    module, cls = MODELS[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return lookup(MODELS, name, "model")
 
 
 __all__ = ["MODELS", "Recommender", "ScoringRecommender", "model_class"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-
-from genrec.errors import GenrecError
+from genrec.registry import lookup
 from genrec.semantic_ids.base import Tokenizer, TokenizerOutput
 from genrec.semantic_ids.codes import SemanticIds
 
@@ -20,10 +18,7 @@ TOKENIZERS: dict[str, str] = {
 
 def get_tokenizer(name: str) -> type[Tokenizer]:
     """The tokenizer class registered under ``name``."""
-    if name not in TOKENIZERS:
-        raise GenrecError(f"unknown tokenizer {name!r}; choose one of: {', '.join(TOKENIZERS)}")
-    module, cls = TOKENIZERS[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return lookup(TOKENIZERS, name, "tokenizer")
 
 
 __all__ = ["TOKENIZERS", "SemanticIds", "Tokenizer", "TokenizerOutput", "get_tokenizer"]
