@@ -160,15 +160,21 @@ def run_cmd(
     dataset: Annotated[str, typer.Option(help="Dataset name or path.")] = "amazon2014/beauty",
     models: Annotated[str, typer.Option(help="Comma-separated models, trained one after another.")] = "popularity,sasrec",
     out: Annotated[Path, typer.Option(help="Folder for the run directories.")] = Path("runs"),
+    max_minutes: Annotated[Optional[float], typer.Option(help="Training time limit of each trained model "
+                                                         "(default: each model's own).")] = None,
     data_dir: DataDir = None,
     data_option: DataOptions = None,
 ) -> None:
     """The main job: train and evaluate several models on one dataset and print one comparison table."""
+    from genrec.models import model_class
     from genrec.runs import compare_table, default_run_dir, resolve_config, train_run
 
     results = []
     for name in [m.strip() for m in models.split(",") if m.strip()]:
-        config = resolve_config(name, dataset, data_dir=data_dir, data_options=parse_options(data_option))
+        trained = "train" in model_class(name).Config.__dataclass_fields__
+        overrides = [f"train.max_minutes={max_minutes}"] if max_minutes is not None and trained else []
+        config = resolve_config(name, dataset, overrides, data_dir=data_dir,
+                                data_options=parse_options(data_option))
         results.append(train_run(config, default_run_dir(config, out)))
     typer.echo(compare_table(results))
 

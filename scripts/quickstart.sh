@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 python3.11 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
 .venv/bin/pip install -q --disable-pip-version-check -e .
-.venv/bin/genrec run "$@"
+.venv/bin/genrec run --max-minutes 10 "$@"

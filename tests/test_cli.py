@@ -60,3 +60,9 @@ def test_loader_options_reach_the_loader_and_the_run(tmp_path):
 
     typo = runner.invoke(app, ["data", "info", log, "-o", "user=uid"])
     assert typo.exit_code == 2 and "user_col" in typo.output
+
+
+def test_run_prints_one_comparison_table(beauty, tmp_path):
+    result = runner.invoke(app, ["run", "--models", "popularity", "--max-minutes", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "| popularity |" in result.output and len(list(tmp_path.iterdir())) == 1
