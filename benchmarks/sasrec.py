@@ -70,14 +70,16 @@ def main() -> None:
         for loss in args.losses:
             overrides = [f"loss={loss}", f"train.threads={args.threads}", "train.progress=false",
                          *args.overrides]
-            run_dir = args.out / f"{slug(dataset)}-sasrec-{loss}"
-            metrics = run_and_record(resolve_config("sasrec", dataset, overrides), run_dir, f"loss={loss}")
+            variant = ",".join([f"loss={loss}", *args.overrides])  # a tuned variant never replaces the default's record
+            tuned = "".join(f"-{o}" for o in args.overrides).replace("/", "-")
+            run_dir = args.out / f"{slug(dataset)}-sasrec-{loss}{tuned}"
+            metrics = run_and_record(resolve_config("sasrec", dataset, overrides), run_dir, variant)
             test = metrics["test"]["metrics"]
             print(f"{dataset} sasrec loss={loss}: test recall@10 {test['recall@10']:.4f} "
                   f"ndcg@10 {test['ndcg@10']:.4f}, {metrics['train']['train_seconds'] / 60:.1f} min training")
             if dataset == BEAUTY and loss == "ce":
                 report_targets(metrics)
-    if BEAUTY in args.datasets:
+    if BEAUTY in args.datasets and not args.overrides:
         loss = "ce" if "ce" in args.losses else args.losses[0]
         evaluation_speed(args.out / f"{slug(BEAUTY)}-sasrec-{loss}", f"loss={loss}", args.threads)
 
