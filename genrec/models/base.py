@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,6 +13,17 @@ import torch
 
 from genrec.data.dataset import SequenceDataset, Splits
 from genrec.data.ragged import Ragged
+
+
+@contextmanager
+def eval_mode(module: torch.nn.Module) -> Iterator[None]:
+    """Run a block with ``module`` in eval mode (no dropout), restoring its mode after, even on error."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
 
 
 class Recommender(ABC):

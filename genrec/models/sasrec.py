@@ -25,7 +25,7 @@ from genrec.data.ragged import Ragged
 from genrec.errors import GenrecError
 from genrec.evaluation.protocol import evaluate
 from genrec.io import atomic_write
-from genrec.models.base import ScoringRecommender
+from genrec.models.base import ScoringRecommender, eval_mode
 from genrec.training.config import TrainConfig
 from genrec.training.trainer import Trainer
 
@@ -207,16 +207,14 @@ class SASRec(ScoringRecommender):
 
     @torch.no_grad()
     def score(self, histories: Ragged) -> torch.Tensor:
-        was_training = self.net.training
-        self.net.eval()
-        tokens = histories.to_padded(self.config.max_len, pad=-1) + 1
-        # shortest first, in chunks: each chunk is trimmed to its own longest history
-        order = np.argsort((tokens != PAD).sum(axis=1), kind="stable")
-        hidden = torch.empty(len(tokens), self.config.hidden, device=self.device)
-        for chunk in np.array_split(order, max(1, math.ceil(len(order) / SCORE_CHUNK))):
-            rows = torch.from_numpy(chunk).to(self.device)
-            hidden[rows] = self.net(torch.from_numpy(trim(tokens[chunk])).to(self.device))[:, -1]
-        self.net.train(was_training)
+        with eval_mode(self.net):
+            tokens = histories.to_padded(self.config.max_len, pad=-1) + 1
+            # shortest first, in chunks: each chunk is trimmed to its own longest history
+            order = np.argsort((tokens != PAD).sum(axis=1), kind="stable")
+            hidden = torch.empty(len(tokens), self.config.hidden, device=self.device)
+            for chunk in np.array_split(order, max(1, math.ceil(len(order) / SCORE_CHUNK))):
+                rows = torch.from_numpy(chunk).to(self.device)
+                hidden[rows] = self.net(torch.from_numpy(trim(tokens[chunk])).to(self.device))[:, -1]
         return (hidden @ self.net.item_table().T).float().cpu()
 
     def item_embeddings(self) -> np.ndarray:

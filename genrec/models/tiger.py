@@ -35,7 +35,7 @@ from genrec.decoding import LevelTokens, StepDecoder, T5StepDecoder, Trie, beam_
 from genrec.errors import GenrecError
 from genrec.evaluation.protocol import evaluate
 from genrec.io import atomic_write, write_json
-from genrec.models.base import Recommender
+from genrec.models.base import Recommender, eval_mode
 from genrec.semantic_ids.codes import SemanticIds
 from genrec.training.config import TrainConfig
 from genrec.training.trainer import Trainer
@@ -221,20 +221,18 @@ class Tiger(Recommender):
                   exclude_history: bool = False) -> tuple[np.ndarray, np.ndarray]:
         if self.net is None:
             raise GenrecError("tiger: the model has no semantic IDs yet; fit or load it first")
-        was_training = self.net.training
-        self.net.eval()
-        items = np.full((len(histories), k), -1, np.int64)
-        scores = np.full((len(histories), k), -np.inf, np.float32)
-        # users of similar history length share a batch: the prompt is padded to the batch's longest
-        order = np.argsort(np.minimum(histories.lengths, self.config.max_history), kind="stable")
-        for lo in range(0, len(histories), self.config.decode_batch):
-            rows = order[lo:lo + self.config.decode_batch]
-            batch = histories.select(rows)
-            decoder, state = self.step_decoder(batch)
-            top, values = beam_search(decoder, state, self.trie, len(batch), self.config.beam_size, k,
-                                      exclude=batch if exclude_history else None)
-            items[rows], scores[rows] = top.numpy(), values.numpy()
-        self.net.train(was_training)
+        with eval_mode(self.net):
+            items = np.full((len(histories), k), -1, np.int64)
+            scores = np.full((len(histories), k), -np.inf, np.float32)
+            # users of similar history length share a batch: the prompt is padded to the batch's longest
+            order = np.argsort(np.minimum(histories.lengths, self.config.max_history), kind="stable")
+            for lo in range(0, len(histories), self.config.decode_batch):
+                rows = order[lo:lo + self.config.decode_batch]
+                batch = histories.select(rows)
+                decoder, state = self.step_decoder(batch)
+                top, values = beam_search(decoder, state, self.trie, len(batch), self.config.beam_size, k,
+                                          exclude=batch if exclude_history else None)
+                items[rows], scores[rows] = top.numpy(), values.numpy()
         return items, scores
 
     def step_decoder(self, histories: Ragged) -> tuple[StepDecoder, Any]:

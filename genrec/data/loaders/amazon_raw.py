@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import gzip
-import json
 import logging
 import os
 import re
@@ -27,6 +26,7 @@ import pyarrow.json as pa_json
 from genrec.data.dataset import SequenceDataset
 from genrec.data.filtering import ItemTable, build_sequences
 from genrec.data.loaders.download import download
+from genrec.data.loaders.jsonlines import json_object
 from genrec.errors import DataError, GenrecError
 from genrec.paths import cache_dir, data_dir
 
@@ -167,12 +167,7 @@ def _locate_review_error(path: Path) -> int:
     return the number of reviews (0 for a file with none)."""
     n = 0
     for n, (line_no, line) in enumerate(_lines(path), 1):
-        try:
-            review = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"not a JSON object ({e.msg})", path, line_no) from None
-        if not isinstance(review, dict):
-            raise DataError("not a JSON object", path, line_no)
+        review = json_object(line, path, line_no)
         for field in (USER, ITEM):
             if not isinstance(review.get(field), str) or not review[field]:
                 raise DataError("missing, empty or not a string", path, line_no, field)

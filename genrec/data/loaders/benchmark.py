@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from genrec.data.dataset import SequenceDataset
 from genrec.data.ragged import Ragged
+from genrec.data.loaders.jsonlines import json_object
 from genrec.errors import DataError
 
 SEQUENCES, ITEMS = "sequences.txt", "items.jsonl"
@@ -42,12 +42,7 @@ def _read_items(path: Path) -> tuple[list[str], list[dict]]:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"not a JSON object ({e.msg})", path, line_no) from None
-            if not isinstance(record, dict):
-                raise DataError("not a JSON object", path, line_no)
+            record = json_object(line, path, line_no)
             if "id" not in record:
                 raise DataError("missing item id", path, line_no, "id")
             item_id = str(record.pop("id"))

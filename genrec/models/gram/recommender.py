@@ -28,7 +28,7 @@ from genrec.data.ragged import Ragged
 from genrec.decoding import Trie, beam_search
 from genrec.errors import GenrecError
 from genrec.io import atomic_write
-from genrec.models.base import Recommender
+from genrec.models.base import Recommender, eval_mode
 from genrec.models.gram.lexical_ids import id_words, lexical_ids
 from genrec.models.gram.model import GramNet, ItemCache, PromptBatch, bert_backbone, t5_backbone
 from genrec.models.gram.prompts import UserPrompts, field_texts, fixed_text, item_prompt_texts, newest_first
@@ -199,17 +199,15 @@ class Gram(Recommender):
     @torch.no_grad()
     def refresh_cache(self, chunk: int = 1024) -> None:
         """Encode every item prompt with the current encoder (eval mode) into ``self.cache``."""
-        was_training = self.net.training
-        self.net.eval()
-        self.cache = None
-        n, span = self.item_tokens.shape
-        states = torch.empty(n, span, self.net.backbone.dim, dtype=torch.bfloat16)
-        mask = torch.arange(span) < self.item_lengths[:, None]
-        for lo in range(0, n, chunk):
-            encoded = self.net.encode_items(self.item_tokens[lo:lo + chunk], mask[lo:lo + chunk])
-            states[lo:lo + chunk] = encoded.bfloat16()
-        self.cache = ItemCache(states, mask)
-        self.net.train(was_training)
+        with eval_mode(self.net):
+            self.cache = None
+            n, span = self.item_tokens.shape
+            states = torch.empty(n, span, self.net.backbone.dim, dtype=torch.bfloat16)
+            mask = torch.arange(span) < self.item_lengths[:, None]
+            for lo in range(0, n, chunk):
+                encoded = self.net.encode_items(self.item_tokens[lo:lo + chunk], mask[lo:lo + chunk])
+                states[lo:lo + chunk] = encoded.bfloat16()
+            self.cache = ItemCache(states, mask)
 
     # ---- Recommender ---------------------------------------------------------------------------
     def fit(self, dataset: SequenceDataset, splits: Splits, run_dir: Path | None = None) -> dict:
@@ -260,20 +258,18 @@ class Gram(Recommender):
                   exclude_history: bool = False) -> tuple[np.ndarray, np.ndarray]:
         if self.net is None:
             raise GenrecError("gram: the model is not trained; call fit or load first")
-        was_training = self.net.training
-        self.net.eval()
-        if self.config.cache_items and self.cache is None:
-            self.refresh_cache()
-        items, scores = [], []
-        chunk = max(1, self.config.train.eval_batch_size)  # bounds the fused memory and the beams' attention
-        for lo in range(0, len(histories), chunk):
-            part = histories.select(np.arange(lo, min(lo + chunk, len(histories))))
-            state = self.net.start(self.prompt_batch(part), self.cache)
-            top, score = beam_search(self.net, state, self.trie, len(part), self.config.beam_size, k,
-                                     exclude=part if exclude_history else None)
-            items.append(top.numpy())
-            scores.append(score.numpy())
-        self.net.train(was_training)
+        with eval_mode(self.net):
+            if self.config.cache_items and self.cache is None:
+                self.refresh_cache()
+            items, scores = [], []
+            chunk = max(1, self.config.train.eval_batch_size)  # bounds the fused memory and the beams' attention
+            for lo in range(0, len(histories), chunk):
+                part = histories.select(np.arange(lo, min(lo + chunk, len(histories))))
+                state = self.net.start(self.prompt_batch(part), self.cache)
+                top, score = beam_search(self.net, state, self.trie, len(part), self.config.beam_size, k,
+                                         exclude=part if exclude_history else None)
+                items.append(top.numpy())
+                scores.append(score.numpy())
         return np.concatenate(items).astype(np.int64), np.concatenate(scores).astype(np.float32)
 
     def id_text(self, item: int) -> str:
