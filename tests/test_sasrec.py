@@ -3,6 +3,8 @@ depend on batching or padding, and a saved model recommends exactly what the tra
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ import torch
 from genrec.data import SequenceDataset, leave_one_out
 from genrec.data.ragged import Ragged
 from genrec.evaluation.protocol import evaluate
+from genrec.models.base import eval_mode
 from genrec.models.popularity import Popularity, PopularityConfig
 from genrec.models.sasrec import SASRec, SASRecConfig, bucketed_batches
 from genrec.runs import seed_everything
@@ -95,6 +98,20 @@ def test_scores_ignore_batching_padding_and_old_items(small, trained):
     long = Ragged.from_lists([np.arange(60) % small.n_items])
     torch.testing.assert_close(model.score(long), model.score(long.tail(20)))
     assert torch.isfinite(model.score(Ragged.from_lists([[]]))).all()
+
+
+@pytest.mark.parametrize("positions", ["start", "end"])
+def test_training_positions_see_what_a_test_prefix_sees(small, positions):
+    """With positions counted from the window's start, the hidden state at column t of a training row
+    is exactly the state a test-time history of those t + 1 items gets (the other choice differs)."""
+    seed_everything(0)
+    model = SASRec(replace(config("ce"), positions=positions), small)
+    row = model.training_rows(Ragged.from_lists([list(range(12))]))[:, :-1]
+    with eval_mode(model.net):
+        whole = model.net(torch.from_numpy(row))[0]
+        prefix = model.net(torch.from_numpy(row[:, -12:-6]))[0, -1]
+    same = torch.allclose(whole[-7], prefix, atol=1e-5)
+    assert same == (positions == "start")
 
 
 def test_training_rows_are_shifted_next_item_targets(small):

@@ -48,6 +48,11 @@ class SASRecConfig:
     dropout: float = 0.5  # on embeddings and after every sub-layer
     attn_dropout: float = 0.5
     norm: Literal["pre", "post"] = "pre"  # LayerNorm before (stabler) or after each sub-layer
+    # "start": item j of the window has position j, so training position t sees exactly what a
+    # prediction after t + 1 items sees at test time (the original SASRec and RecBole); "end": positions
+    # count back from the newest item of the whole training sequence
+    positions: Literal["start", "end"] = "start"
+    scale_embeddings: bool = True  # multiply item embeddings by sqrt(hidden), as in the transformer
     loss: Literal["ce", "bce"] = "ce"
     device: str = "cpu"  # "cuda" to train and score on a GPU
     train: TrainConfig = field(default_factory=_default_train)
@@ -90,7 +95,8 @@ class SASRecNet(nn.Module):
 
     def __init__(self, config: SASRecConfig, n_items: int) -> None:
         super().__init__()
-        self.max_len = config.max_len
+        self.max_len, self.from_start = config.max_len, config.positions == "start"
+        self.scale = math.sqrt(config.hidden) if config.scale_embeddings else 1.0
         self.items = nn.Embedding(n_items + 1, config.hidden, padding_idx=PAD)
         self.positions = nn.Embedding(config.max_len, config.hidden)
         self.drop = nn.Dropout(config.dropout)
@@ -100,15 +106,21 @@ class SASRecNet(nn.Module):
         self.apply(_init)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        length = tokens.shape[1]
-        # right alignment: the last column is always position max_len - 1, whatever the batch width
-        positions = torch.arange(self.max_len - length, self.max_len, device=tokens.device)
-        x = self.items(tokens) * math.sqrt(self.items.embedding_dim) + self.positions(positions)
+        x = self.items(tokens) * self.scale + self.positions(self.position_ids(tokens))
         x = self.drop(self.input_norm(x))
         mask = attention_mask(tokens)
         for block in self.blocks:
             x = block(x, mask)
         return self.final_norm(x)
+
+    def position_ids(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Rows are right-aligned (padding on the left); see ``SASRecConfig.positions``."""
+        length = tokens.shape[1]
+        columns = torch.arange(length, device=tokens.device)
+        if self.from_start:
+            padding = (tokens == PAD).sum(dim=1, keepdim=True)
+            return (columns - padding).clamp(min=0)
+        return columns + (self.max_len - length)  # the last column is always position max_len - 1
 
     def item_table(self) -> torch.Tensor:
         """Output embeddings of the real items (row i = item i), tied to the input ones."""
