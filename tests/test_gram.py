@@ -201,19 +201,26 @@ def test_beam_search_matches_exhaustive_scoring(default, small):
     assert np.allclose(scores, top.values.numpy(), atol=1e-4)
 
 
+def fit_and_measure_loss(model: Gram, dataset: SequenceDataset, splits) -> tuple[float, dict, float]:
+    """Evaluation-mode loss on a fixed training batch before and after ``fit``, and fit's summary."""
+    users, ends = training_samples(splits.train)
+    histories, targets = sample_batch(splits.train, users, ends, model.config.max_items)
+
+    def loss() -> float:
+        model.net.eval()
+        with torch.no_grad():
+            return model.loss(histories, targets).item()
+
+    before = loss()
+    summary = model.fit(dataset, splits, None)
+    return before, summary, loss()
+
+
 def test_tiny_gram_trains_and_decodes_only_valid_items(small, parts, tmp_path):
     splits = leave_one_out(small)
     model = make(small, parts, valid_users=8)
     model.config.train = TrainConfig(epochs=2, batch_size=16, lr=3e-3, progress=False, patience=0, seed=0)
-    users, ends = training_samples(splits.train)
-    histories, targets = sample_batch(splits.train, users, ends, 5)
-    model.net.eval()
-    with torch.no_grad():
-        before = model.loss(histories, targets).item()
-    summary = model.fit(small, splits, None)
-    model.net.eval()
-    with torch.no_grad():
-        after = model.loss(histories, targets).item()
+    before, summary, after = fit_and_measure_loss(model, small, splits)
     assert after < before and summary["epochs"] == 2
     items, scores = model.recommend(splits.test.histories, 10, exclude_history=True)
     assert items.shape == (len(splits.test), 10) and ((items >= 0) & (items < small.n_items)).all()
@@ -263,3 +270,18 @@ def test_without_hierarchy_asks_the_tokenizer_for_flat_ids(small, monkeypatch, t
 def test_unnamed_codes_get_level_words():
     ids = with_names(SemanticIds.from_array(np.array([[0, 1], [1, 0]]), [2, 2], "rq"))
     assert ids.id_text(0) == "a0 b1"
+
+
+def test_minilm_backbone_trains_with_cached_items_and_decodes_valid_items(small, parts):
+    """The offline all-MiniLM-L6-v2 encoder as the backbone, its vocabulary grown by the ID words, with
+    the frozen item-prompt cache: the loss falls and decoding gives real, distinct items."""
+    splits = leave_one_out(small)
+    model = make(small, parts, backbone="minilm", cache_items=True, valid_users=8, max_items=3,
+                 user_prompt_len=32, item_prompt_len=24)
+    assert model.net.backbone.dim == 384
+    assert all(word in model.tokenizer.get_vocab() for word in ("top0", "mid7", "leaf3"))
+    model.config.train = TrainConfig(epochs=1, batch_size=16, lr=1e-3, progress=False, patience=0, seed=0)
+    before, _, after = fit_and_measure_loss(model, small, splits)
+    assert after < before
+    items, _ = model.recommend(splits.test.histories.select(np.arange(5)), 5)
+    assert ((items >= 0) & (items < small.n_items)).all() and all(len(set(r)) == 5 for r in items.tolist())
