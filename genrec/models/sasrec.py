@@ -34,7 +34,8 @@ SCORE_CHUNK = 256  # histories per forward pass when scoring
 
 
 def _default_train() -> TrainConfig:
-    return TrainConfig(epochs=200, batch_size=128, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0,
+    # small batches: on Beauty, 32 sequences a step (about 190 targets) beat 128 by 0.0016 validation NDCG@10
+    return TrainConfig(epochs=200, batch_size=32, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0,
                        schedule="constant", patience=10, max_minutes=20.0)
 
 
@@ -47,6 +48,7 @@ class SASRecConfig:
     max_len: int = 50  # most recent items used as history
     dropout: float = 0.5  # on embeddings and after every sub-layer
     attn_dropout: float = 0.5
+    ffn_dropout: float = 0.5  # inside the feed-forward layer, after its activation (RecBole has none)
     norm: Literal["pre", "post"] = "pre"  # LayerNorm before (stabler) or after each sub-layer
     # "start": item j of the window has position j, so training position t sees exactly what a
     # prediction after t + 1 items sees at test time (the original SASRec and RecBole); "end": positions
@@ -69,7 +71,7 @@ class Block(nn.Module):
         self.qkv = nn.Linear(config.hidden, 3 * config.hidden)
         self.out = nn.Linear(config.hidden, config.hidden)
         self.ffn = nn.Sequential(nn.Linear(config.hidden, config.inner), nn.GELU(),
-                                 nn.Dropout(config.dropout), nn.Linear(config.inner, config.hidden))
+                                 nn.Dropout(config.ffn_dropout), nn.Linear(config.inner, config.hidden))
         self.norm1, self.norm2 = nn.LayerNorm(config.hidden), nn.LayerNorm(config.hidden)
         self.drop = nn.Dropout(config.dropout)
         self.attn_dropout = config.attn_dropout
