@@ -4,6 +4,7 @@ and the checkpoint is never half-written."""
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -133,6 +134,22 @@ def test_time_limit_stops_and_keeps_best(tmp_path):
     module = make_module(0)
     summary = Trainer(config(epochs=100, max_minutes=1e-9), None).fit(module, *make_task(module), STEPS)
     assert summary["stopped"] == "time" and summary["epochs"] == 1 and summary["best_epoch"] == 1
+
+
+def test_time_limit_leaves_room_for_the_closing_validation():
+    """Validation takes 0.3 s and the limit is 0.8 s: after two epochs (0.6 s) a third would end at
+    0.9 s, so training stops there rather than overrunning."""
+    module = make_module(0)
+    batches, loss_fn, validate = make_task(module)
+
+    def slow_validate() -> float:
+        time.sleep(0.3)
+        return validate()
+
+    summary = Trainer(config(epochs=100, max_minutes=0.8 / 60), None).fit(module, batches, loss_fn,
+                                                                          slow_validate, STEPS)
+    assert summary["stopped"] == "time" and summary["epochs"] == 2
+    assert summary["train_minutes"] * 60 <= 0.8
 
 
 def test_diverging_loss_is_a_clear_error():

@@ -78,7 +78,7 @@ class Trainer:
         optimizer = torch.optim.AdamW(param_groups(module, config.weight_decay), lr=config.lr)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps))
         state = {"epoch": 0, "best_metric": -math.inf, "best_epoch": None, "best_state": None,
-                 "bad_evals": 0, "history": [], "elapsed": 0.0, "stopped": None}
+                 "bad_evals": 0, "history": [], "elapsed": 0.0, "validation_seconds": 0.0, "stopped": None}
         if self.resume and self.path is not None and self.path.is_file():
             state = self._load(module, optimizer, scheduler)
             log.info("resuming from %s after epoch %d", self.path, state["epoch"])
@@ -122,7 +122,8 @@ class Trainer:
                 scheduler.step()
                 losses.append(loss.item())
                 bar.set_postfix(loss=f"{losses[-1]:.4f}", best=f"{max(state['best_metric'], 0):.4f}")
-                if state["elapsed"] + time.perf_counter() - start > limit:
+                # stop early enough that the closing validation (as long as the last one) fits too
+                if state["elapsed"] + time.perf_counter() - start + state["validation_seconds"] > limit:
                     out_of_time = True
                     break
             bar.close()
@@ -136,7 +137,7 @@ class Trainer:
             state["elapsed"] += time.perf_counter() - start
             entry["seconds"] = round(time.perf_counter() - start, 3)
             state["history"].append(entry)
-            if state["elapsed"] > limit and state["stopped"] is None:
+            if state["elapsed"] + state["validation_seconds"] > limit and state["stopped"] is None:
                 state["stopped"] = "time"
             elif state["epoch"] >= config.epochs and state["stopped"] is None:
                 state["stopped"] = "epochs"
@@ -147,8 +148,10 @@ class Trainer:
 
     def _validate(self, module: torch.nn.Module, validate: Callable[[], float], state: dict) -> float:
         module.eval()
+        start = time.perf_counter()
         with torch.no_grad():
             metric = float(validate())
+        state["validation_seconds"] = time.perf_counter() - start
         module.train()
         if metric > state["best_metric"]:
             state.update(best_metric=metric, best_epoch=state["epoch"], bad_evals=0,
@@ -180,7 +183,7 @@ class Trainer:
         if checkpoint.get("config") != asdict(self.config):
             log.warning("%s was written with a different training config; resuming anyway", self.path)
         _set_rng_states(checkpoint["rng"])
-        return checkpoint["state"]
+        return {"validation_seconds": 0.0, **checkpoint["state"]}  # older checkpoints lack it
 
 
 def _rng_states() -> dict:
