@@ -98,6 +98,12 @@ class Trainer:
               optimizer: torch.optim.Optimizer, scheduler: Any, state: dict) -> None:
         config = self.config
         limit = config.max_minutes * 60 if config.max_minutes > 0 else math.inf
+
+        def over_limit(running: float) -> bool:
+            """True when ``running`` more seconds of training plus a closing validation (as long as the
+            last one) would pass the time limit."""
+            return state["elapsed"] + running + state["validation_seconds"] > limit
+
         params = [p for p in module.parameters() if p.requires_grad]
         while state["stopped"] is None:
             epoch = state["epoch"]
@@ -122,8 +128,7 @@ class Trainer:
                 scheduler.step()
                 losses.append(loss.item())
                 bar.set_postfix(loss=f"{losses[-1]:.4f}", best=f"{max(state['best_metric'], 0):.4f}")
-                # stop early enough that the closing validation (as long as the last one) fits too
-                if state["elapsed"] + time.perf_counter() - start + state["validation_seconds"] > limit:
+                if over_limit(time.perf_counter() - start):
                     out_of_time = True
                     break
             bar.close()
@@ -137,7 +142,7 @@ class Trainer:
             state["elapsed"] += time.perf_counter() - start
             entry["seconds"] = round(time.perf_counter() - start, 3)
             state["history"].append(entry)
-            if state["elapsed"] + state["validation_seconds"] > limit and state["stopped"] is None:
+            if over_limit(0.0) and state["stopped"] is None:
                 state["stopped"] = "time"
             elif state["epoch"] >= config.epochs and state["stopped"] is None:
                 state["stopped"] = "epochs"
