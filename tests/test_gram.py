@@ -12,6 +12,7 @@ import torch
 from genrec.data.dataset import SequenceDataset, leave_one_out
 from genrec.data.ragged import Ragged
 from genrec.decoding import exhaustive_scores
+from genrec.errors import GenrecError
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram import lexical_ids as lexical
 from genrec.models.gram.lexical_ids import with_names
@@ -285,3 +286,24 @@ def test_minilm_backbone_trains_with_cached_items_and_decodes_valid_items(small,
     assert after < before
     items, _ = model.recommend(splits.test.histories.select(np.arange(5)), 5)
     assert ((items >= 0) & (items < small.n_items)).all() and all(len(set(r)) == 5 for r in items.tolist())
+
+
+def test_cached_item_encodings_stay_what_the_decoder_was_trained_on(small, parts, tmp_path):
+    """With ``cache_items`` the item prompts are read by a frozen copy of the initial encoder: training
+    moves the shared encoder (user prompts) but not the item encodings, and a saved model rebuilds the
+    same cache."""
+    splits = leave_one_out(small)
+    model = make(small, parts, cache_items=True, valid_users=8, max_items=3)
+    model.config.train = TrainConfig(epochs=1, batch_size=16, lr=1e-2, progress=False, patience=0, seed=0)
+    start = {k: v.clone() for k, v in model.net.backbone.state_dict().items()}
+    model.refresh_cache()
+    before = model.cache.states.clone()
+    model.fit(small, splits)
+    moved = any(not torch.equal(start[k], v) for k, v in model.net.backbone.state_dict().items())
+    assert moved and all(not p.requires_grad for p in model.net.item_encoder.parameters())
+    model.refresh_cache()
+    assert torch.equal(model.cache.states, before)
+    model.save(tmp_path)
+    loaded = Gram.load(tmp_path, small)
+    loaded.refresh_cache()
+    assert torch.equal(loaded.cache.states, before)

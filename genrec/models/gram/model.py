@@ -15,6 +15,7 @@ the backbone's (tied in and out), so ID words mean the same to encoder and decod
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,13 +139,16 @@ class GramNet(nn.Module):
 
     def __init__(self, backbone: Backbone, ids: SemanticIds, id_token_ids: torch.Tensor, start_token: int,
                  max_items: int, position: bool, decoder_layers: int, decoder_heads: int, decoder_ff: int,
-                 dropout: float) -> None:
+                 dropout: float, frozen_items: bool = False) -> None:
         super().__init__()
         dim = backbone.dim
         if dim % decoder_heads:
             raise GenrecError(f"the backbone width {dim} is not divisible by gram.decoder_heads "
                               f"{decoder_heads}")
         self.backbone, self.start_token = backbone, start_token
+        # frozen_items: item prompts are read by a frozen copy of the backbone as it is now, so that their
+        # cached encodings stay exactly what the decoder was trained on (saved with the weights)
+        self.item_encoder = copy.deepcopy(backbone).requires_grad_(False) if frozen_items else None
         self.position = nn.Embedding(max_items + 1, dim) if position else None
         if self.position is not None:
             nn.init.normal_(self.position.weight, std=0.02)
@@ -212,13 +216,14 @@ class GramNet(nn.Module):
     def encode_items(self, tokens: torch.Tensor, mask: torch.Tensor, chunk: int = 64) -> torch.Tensor:
         """``[U, Li, d]`` encodings of item prompts, in chunks of similar length so that little
         padding is encoded (item prompts differ a lot in length)."""
+        encoder = self.backbone if self.item_encoder is None else self.item_encoder
         lengths = mask.sum(1)
         order = torch.argsort(lengths)
         out = []
         for lo in range(0, len(order), chunk):
             rows = order[lo:lo + chunk]
             width = max(1, int(lengths[rows].max()))
-            h = self.backbone(tokens[rows, :width], mask[rows, :width])
+            h = encoder(tokens[rows, :width], mask[rows, :width])
             out.append(F.pad(h, (0, 0, 0, tokens.shape[1] - width)))
         return torch.cat(out)[torch.argsort(order)]
 

@@ -7,8 +7,10 @@ validation users. The ablation switches of the paper's Table 3 are plain config 
 
 CPU fast paths: distinct items of a batch are encoded once (``dedup_items``), which pays most when a
 batch holds whole users' prefixes (``batching="users"``: consecutive prefixes share all but one item);
-with ``cache_items`` the item prompts are encoded by a frozen snapshot of the encoder, refreshed after
-every epoch, and only the user prompts and the decoder are trained by back-propagation.
+with ``cache_items`` the item prompts are read by a frozen copy of the encoder as initialised
+(pretrained, or random for a T5 from scratch), encoded once for the whole run, and only the encoder of
+the user prompts and the decoder are trained. Refreshing the cache from the trained encoder instead
+would show the decoder encodings it was never trained on (measured in benchmarks/notes.md).
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ class GramConfig:
     dedup_items: bool = True  # encode each distinct item of a batch once
     batching: Literal["samples", "users"] = "users"  # "users": a batch holds whole users' prefixes, which
     # share most history items, so de-duplication encodes several times fewer item prompts
-    cache_items: bool = False  # encode item prompts with a frozen encoder snapshot, refreshed every epoch
+    cache_items: bool = False  # item prompts read by a frozen copy of the initial encoder, encoded once
     # decoding and validation
     beam_size: int = 20
     valid_users: int = 1000  # validation users sampled (fixed seed) for early stopping; 0 = all
@@ -108,7 +110,6 @@ class Gram(Recommender):
         self.similar: np.ndarray | None = None
         self.net: GramNet | None = None
         self.cache: ItemCache | None = None
-        self._cache_epoch = -1
 
     # ---- building ------------------------------------------------------------------------------
     def setup(self, dataset: SequenceDataset, ids: SemanticIds, similar: np.ndarray | None,
@@ -146,8 +147,8 @@ class Gram(Recommender):
             backbone = t5_backbone(len(tokenizer), c.d_model, c.encoder_layers, c.heads, c.d_ff, c.dropout,
                                    c.t5_checkpoint)
         self.net = GramNet(backbone, ids, table, start_token(tokenizer), c.max_items, c.position,
-                           c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout)
-        self.cache, self._cache_epoch = None, -1
+                           c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout, frozen_items=c.cache_items)
+        self.cache = None
 
     def _minilm_path(self) -> str:
         if self.config.minilm_path:
@@ -198,7 +199,8 @@ class Gram(Recommender):
     # ---- the item-encoding cache ---------------------------------------------------------------
     @torch.no_grad()
     def refresh_cache(self, chunk: int = 1024) -> None:
-        """Encode every item prompt with the current encoder (eval mode) into ``self.cache``."""
+        """Encode every item prompt (eval mode) into ``self.cache``: with ``cache_items`` by the frozen item
+        encoder, which never changes, so one encoding serves training, validation and serving."""
         with eval_mode(self.net):
             self.cache = None
             n, span = self.item_tokens.shape
@@ -230,23 +232,17 @@ class Gram(Recommender):
         from genrec.evaluation.protocol import evaluate
 
         def batches(epoch: int) -> Iterator[tuple[Ragged, np.ndarray]]:
-            if c.cache_items and self._cache_epoch != epoch:
+            if c.cache_items and self.cache is None:
                 self.refresh_cache()
-            self._epoch = epoch
             for rows in training_batches(users, ends, c, c.train.seed + epoch):
                 yield sample_batch(splits.train, users[rows], ends[rows], c.max_items)
 
         def validate() -> float:
-            if c.cache_items:
-                self.refresh_cache()
-                self._cache_epoch = self._epoch + 1
             return evaluate(self, valid, "valid", ks=(10,), batch_size=c.train.eval_batch_size,
                             progress=False).metrics["ndcg@10"]
 
         start = time.perf_counter()
         summary = Trainer(c.train, run_dir).fit(self.net, batches, lambda b: self.loss(*b), validate, steps)
-        if c.cache_items:
-            self.refresh_cache()  # the best weights were restored
         summary.update(train_samples=int(len(users)), vocab_size=len(self.tokenizer),
                        parameters=sum(p.numel() for p in self.net.parameters()),
                        id_levels=self.ids.n_levels, id_mean_length=float(self.ids.codes.lengths.mean()),
