@@ -10,7 +10,7 @@ batch holds whole users' prefixes (``batching="users"``: consecutive prefixes sh
 with ``cache_items`` the item prompts are read by a frozen copy of the encoder as initialised
 (pretrained, or random for a T5 from scratch), encoded once for the whole run, and only the encoder of
 the user prompts and the decoder are trained. Refreshing the cache from the trained encoder instead
-would show the decoder encodings it was never trained on (measured in benchmarks/notes.md).
+would show the decoder encodings it was never trained on (benchmarks/notes.md).
 """
 
 from __future__ import annotations
