@@ -55,7 +55,8 @@ def train(args: argparse.Namespace) -> None:
                                    "best_epoch": summary.get("best_epoch"), "epochs": summary.get("epochs"),
                                    "stopped": summary.get("stopped"),
                                    "train_samples": summary.get("train_samples"),
-                                   "parameters": summary.get("parameters")})
+                                   "parameters": summary.get("parameters"),
+                                   "frozen_parameters": summary.get("frozen_parameters")})
         print(f"{split}: {metrics[split]['metrics']} -> {path}")
 
 

@@ -298,9 +298,12 @@ def test_cached_item_encodings_stay_what_the_decoder_was_trained_on(small, parts
     start = {k: v.clone() for k, v in model.net.backbone.state_dict().items()}
     model.refresh_cache()
     before = model.cache.states.clone()
-    model.fit(small, splits)
+    summary = model.fit(small, splits)
     moved = any(not torch.equal(start[k], v) for k, v in model.net.backbone.state_dict().items())
     assert moved and all(not p.requires_grad for p in model.net.item_encoder.parameters())
+    frozen = sum(p.numel() for p in model.net.item_encoder.parameters())
+    assert summary["frozen_parameters"] == frozen
+    assert summary["parameters"] == sum(p.numel() for p in model.net.parameters()) - frozen
     model.refresh_cache()
     assert torch.equal(model.cache.states, before)
     model.save(tmp_path)

@@ -244,7 +244,8 @@ class Gram(Recommender):
         start = time.perf_counter()
         summary = Trainer(c.train, run_dir).fit(self.net, batches, lambda b: self.loss(*b), validate, steps)
         summary.update(train_samples=int(len(users)), vocab_size=len(self.tokenizer),
-                       parameters=sum(p.numel() for p in self.net.parameters()),
+                       parameters=sum(p.numel() for p in self.net.parameters() if p.requires_grad),
+                       frozen_parameters=sum(p.numel() for p in self.net.parameters() if not p.requires_grad),
                        id_levels=self.ids.n_levels, id_mean_length=float(self.ids.codes.lengths.mean()),
                        fit_seconds=round(time.perf_counter() - start, 1))
         return summary
