@@ -40,6 +40,7 @@ ABLATIONS = {
     "without-linking": ["linking=false"],
     "without-position": ["position=false"],
     "backbone-minilm": ["backbone=minilm", "cache_items=true"],
+    "item-encoder-minilm": ["item_encoder=minilm"],
 }
 
 

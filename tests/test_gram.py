@@ -288,6 +288,30 @@ def test_minilm_backbone_trains_with_cached_items_and_decodes_valid_items(small,
     assert ((items >= 0) & (items < small.n_items)).all() and all(len(set(r)) == 5 for r in items.tolist())
 
 
+def test_minilm_item_encoder_reads_item_prompts_with_its_own_tokenizer(small, parts, tmp_path):
+    """``item_encoder="minilm"``: item prompts in MiniLM's WordPiece, read by the frozen MiniLM (cached,
+    projected to the small backbone's width); user prompts stay with the trained T5. The loss falls,
+    the MiniLM weights do not move, and a saved model decodes the same items."""
+    from transformers import AutoTokenizer
+
+    splits = leave_one_out(small)
+    model = make(small, parts, item_encoder="minilm", valid_users=8, max_items=3, item_prompt_len=24)
+    assert model.cached and model.net.item_encoder.dim == 384 and model.net.backbone.dim == TINY["d_model"]
+    wordpiece = AutoTokenizer.from_pretrained(model._minilm_path())
+    expected = wordpiece(model.prompt_texts[0], truncation=True, max_length=24)["input_ids"]
+    assert model.item_tokens[0, : model.item_lengths[0]].tolist() == expected
+    start = {k: v.clone() for k, v in model.net.item_encoder.state_dict().items()}
+    model.config.train = TrainConfig(epochs=1, batch_size=16, lr=1e-3, progress=False, patience=0, seed=0)
+    before, _, after = fit_and_measure_loss(model, small, splits)
+    assert after < before
+    assert all(torch.equal(start[k], v) for k, v in model.net.item_encoder.state_dict().items())
+    histories = splits.test.histories.select(np.arange(5))
+    items, _ = model.recommend(histories, 5)
+    assert ((items >= 0) & (items < small.n_items)).all() and all(len(set(r)) == 5 for r in items.tolist())
+    model.save(tmp_path)
+    assert np.array_equal(Gram.load(tmp_path, small).recommend(histories, 5)[0], items)
+
+
 def test_cached_item_encodings_stay_what_the_decoder_was_trained_on(small, parts, tmp_path):
     """With ``cache_items`` the item prompts are read by a frozen copy of the initial encoder: training
     moves the shared encoder (user prompts) but not the item encodings, and a saved model rebuilds the

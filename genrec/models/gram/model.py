@@ -15,7 +15,6 @@ the backbone's (tied in and out), so ID words mean the same to encoder and decod
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +40,9 @@ class PromptBatch:
 
 @dataclass
 class ItemCache:
-    """Every item prompt encoded once by a frozen copy of the encoder (the CPU fast path)."""
+    """Every item prompt encoded once by a frozen item encoder (the CPU fast path)."""
 
-    states: torch.Tensor  # [n_items, Li, d], half precision to halve memory
+    states: torch.Tensor  # [n_items, Li, d_items], half precision to halve memory
     mask: torch.Tensor  # [n_items, Li] bool
 
 
@@ -84,15 +83,17 @@ def t5_backbone(vocab_size: int, dim: int, layers: int, heads: int, ff: int, dro
     return Backbone(encoder)
 
 
-def bert_backbone(path: str, vocab_size: int) -> Backbone:
-    """A BERT-style encoder from a local folder (the offline all-MiniLM-L6-v2), vocabulary resized."""
+def bert_backbone(path: str, vocab_size: int | None = None) -> Backbone:
+    """A BERT-style encoder from a local folder (the offline all-MiniLM-L6-v2), its vocabulary resized to
+    ``vocab_size`` (None: kept, for an encoder that reads text with its own tokenizer)."""
     from transformers import BertModel
 
     try:
         encoder = BertModel.from_pretrained(path, add_pooling_layer=False)
     except (OSError, ValueError) as e:
         raise GenrecError(f"cannot load the encoder at {path!r} ({e})") from None
-    encoder.resize_token_embeddings(vocab_size)
+    if vocab_size is not None:
+        encoder.resize_token_embeddings(vocab_size)
     return Backbone(encoder)
 
 
@@ -139,16 +140,20 @@ class GramNet(nn.Module):
 
     def __init__(self, backbone: Backbone, ids: SemanticIds, id_token_ids: torch.Tensor, start_token: int,
                  max_items: int, position: bool, decoder_layers: int, decoder_heads: int, decoder_ff: int,
-                 dropout: float, frozen_items: bool = False) -> None:
+                 dropout: float, item_encoder: Backbone | None = None) -> None:
         super().__init__()
         dim = backbone.dim
         if dim % decoder_heads:
             raise GenrecError(f"the backbone width {dim} is not divisible by gram.decoder_heads "
                               f"{decoder_heads}")
         self.backbone, self.start_token = backbone, start_token
-        # frozen_items: item prompts are read by a frozen copy of the backbone as it is now, so that their
-        # cached encodings stay exactly what the decoder was trained on (saved with the weights)
-        self.item_encoder = copy.deepcopy(backbone).requires_grad_(False) if frozen_items else None
+        # item_encoder: a frozen reader of the item prompts (a copy of the backbone as initialised, or a
+        # pretrained text encoder), so that their cached encodings stay exactly what the decoder was
+        # trained on (saved with the weights); None: the backbone reads them, trained end to end.
+        # A reader of another width gets a trained projection into the backbone's.
+        self.item_encoder = None if item_encoder is None else item_encoder.requires_grad_(False)
+        wide = item_encoder is not None and item_encoder.dim != dim
+        self.item_projection = nn.Linear(item_encoder.dim, dim) if wide else None
         self.position = nn.Embedding(max_items + 1, dim) if position else None
         if self.position is not None:
             nn.init.normal_(self.position.weight, std=0.02)
@@ -190,6 +195,8 @@ class GramNet(nn.Module):
                 item_mask = cache.mask[batch.items, :span]
             else:
                 encoded, item_mask = self.encode_items(batch.item_tokens, batch.item_mask), batch.item_mask
+            if self.item_projection is not None:
+                encoded = self.item_projection(encoded)
             h, m, slot = self._pack(encoded, item_mask, batch.item_slots)
             if self.position is not None:
                 h = h + self.position(slot + 1)
@@ -214,7 +221,7 @@ class GramNet(nn.Module):
         return encoded.flatten(0, 1)[rows], valid.gather(1, order), slot
 
     def encode_items(self, tokens: torch.Tensor, mask: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-        """``[U, Li, d]`` encodings of item prompts, in chunks of similar length so that little
+        """``[U, Li, d_items]`` encodings of item prompts (before any projection), in chunks of similar length so that little
         padding is encoded (item prompts differ a lot in length)."""
         encoder = self.backbone if self.item_encoder is None else self.item_encoder
         lengths = mask.sum(1)

