@@ -8,14 +8,17 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from genrec.data.dataset import SequenceDataset, leave_one_out
 from genrec.data.ragged import Ragged
 from genrec.decoding import exhaustive_scores
 from genrec.errors import GenrecError
 from genrec.models.gram import Gram, GramConfig
+from genrec.models.gram.model import DecoderLayer
 from genrec.models.gram import lexical_ids as lexical
 from genrec.models.gram.lexical_ids import with_names
+from genrec.models.gram.model import DecoderLayer
 from genrec.models.gram.prompts import UserPrompts, item_prompt_texts, newest_first, user_prompt_text
 from genrec.models.gram.recommender import length_bucketed, sample_batch, training_batches, training_samples
 from genrec.models.gram.similar import top_k_similar
@@ -334,3 +337,18 @@ def test_cached_item_encodings_stay_what_the_decoder_was_trained_on(small, parts
     loaded = Gram.load(tmp_path, small)
     loaded.refresh_cache()
     assert torch.equal(loaded.cache.states, before)
+
+
+def test_cross_attention_with_folded_projections_equals_attending_to_projected_memory():
+    """``cross_attend`` never projects the memory into keys and values; it must still compute exactly
+    multi-head attention over ``cross_kv(memory)``, padding masked."""
+    torch.manual_seed(0)
+    layer = DecoderLayer(dim=32, heads=4, ff=64, dropout=0.1).eval()
+    x, memory = torch.randn(3, 5, 32), torch.randn(3, 11, 32)
+    mask = torch.rand(3, 11) > 0.3
+    mask[:, 0] = True
+    k, v = layer.cross_kv(memory).chunk(2, dim=-1)
+    split = layer._split
+    expected = F.scaled_dot_product_attention(split(layer.cross_q(x)), split(k), split(v),
+                                              attn_mask=mask[:, None, None, :]).transpose(1, 2).flatten(2)
+    assert torch.allclose(layer.cross_attend(x, memory, mask), expected, atol=1e-5)

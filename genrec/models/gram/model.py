@@ -8,9 +8,11 @@ encoded prompts at once and predicts the target's lexical ID word by word.
 
 The decoder is a small pre-LN transformer of our own rather than the backbone's: in beam search the
 beams of one user share that user's encoded prompts, so cross-attention runs with the beams folded
-into the query axis (``[users, beams x steps]`` queries against ``[users, memory]`` keys) and the
-memory's keys and values are projected once per user, not once per beam. Its word embeddings are
-the backbone's (tied in and out), so ID words mean the same to encoder and decoder.
+into the query axis (``[users, beams x steps]`` queries against ``[users, memory]`` tokens). A few
+ID steps read a memory of ~1,500 prompt tokens, so cross-attention never projects the memory into
+keys and values: the projections are folded into the queries and the output instead (see
+``DecoderLayer.cross_attend``). Its word embeddings are the backbone's (tied in and out), so ID words
+mean the same to encoder and decoder.
 """
 
 from __future__ import annotations
@@ -113,14 +115,31 @@ class DecoderLayer(nn.Module):
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # [..., L, d] -> [..., H, L, d/H]
         return x.unflatten(-1, (self.heads, -1)).transpose(-3, -2)
 
-    def memory(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys and values of the encoded prompts ``[n, S, d]``, computed once per user."""
-        k, v = self.cross_kv(memory).chunk(2, dim=-1)
-        return self._split(k), self._split(v)
+    def cross_attend(self, x: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Multi-head attention of queries ``x [n, Q, d]`` over ``memory [n, S, d]`` (``mask [n, S]``).
 
-    def forward(self, x: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor], memory_mask: torch.Tensor,
+        The same function as attending to ``cross_kv(memory)``, computed in another order: a score
+        ``q . (W_k m)`` is ``(W_k^T q) . m`` and an output ``sum a (W_v m + b_v)`` is
+        ``W_v (sum a m) + b_v`` (weights sum to one; the key bias adds a constant to a query's scores,
+        which softmax ignores). That costs O(heads * Q * S * d) instead of O(S * d^2) for the memory's
+        keys and values, with no head transposes of the long memory: Q is 4 ID steps in training and the
+        beams in decoding, against ~1,500 memory tokens.
+        """
+        n, queries, dim = x.shape
+        heads = self.heads
+        w_k, w_v = self.cross_kv.weight.view(2, heads, dim // heads, dim).unbind(0)
+        q = self.cross_q(x).view(n, queries, heads, -1)
+        folded = torch.einsum("nqhe,hed->nhqd", q, w_k) * (dim // heads) ** -0.5
+        scores = (folded.flatten(1, 2) @ memory.transpose(1, 2)).masked_fill(~mask[:, None, :], -torch.inf)
+        weights = F.dropout(scores.softmax(-1), self.dropout, self.training)
+        context = (weights @ memory).view(n, heads, queries, dim)  # [n, H, Q, d]
+        out = torch.einsum("nhqd,hed->nqhe", context, w_v).flatten(2)
+        return out + self.cross_kv.bias[dim:]
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
                 past: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, tuple]:
-        """``x [n, beams, T, d]``; ``past`` holds the self-attention keys/values of earlier steps."""
+        """``x [n, beams, T, d]``; ``memory [n, S, d]`` the encoded prompts; ``past`` holds the
+        self-attention keys/values of earlier steps."""
         n, beams, steps, dim = x.shape
         p = self.dropout if self.training else 0.0
         q, k, v = self._split(self.self_qkv(self.norms[0](x)).flatten(0, 1)).chunk(3, dim=-1)
@@ -128,9 +147,8 @@ class DecoderLayer(nn.Module):
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
         h = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=past is None and steps > 1)
         x = x + self.drop(self.self_out(h.transpose(1, 2).flatten(2))).view(n, beams, steps, dim)
-        q = self._split(self.cross_q(self.norms[1](x)).view(n, beams * steps, dim))
-        h = F.scaled_dot_product_attention(q, *memory, attn_mask=memory_mask[:, None, None, :], dropout_p=p)
-        x = x + self.drop(self.cross_out(h.transpose(1, 2).flatten(2))).view(n, beams, steps, dim)
+        h = self.cross_attend(self.norms[1](x).view(n, beams * steps, dim), memory, memory_mask)
+        x = x + self.drop(self.cross_out(h)).view(n, beams, steps, dim)
         x = x + self.drop(self.ff(self.norms[2](x)))
         return x, (k, v)
 
@@ -246,22 +264,21 @@ class GramNet(nn.Module):
         logits = self.norm(h) @ words.T * h.shape[-1] ** -0.5 + self.out_bias
         return logits.masked_fill(~self.level_mask[levels], -torch.inf).log_softmax(-1)
 
-    def _run(self, x: torch.Tensor, memory: list, memory_mask: torch.Tensor, past: list | None):
+    def _run(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor, past: list | None):
         new_past = []
         for i, layer in enumerate(self.layers):
-            x, kv = layer(x, memory[i], memory_mask, None if past is None else past[i])
+            x, kv = layer(x, memory, memory_mask, None if past is None else past[i])
             new_past.append(kv)
         return x, new_past
 
     def loss(self, batch: PromptBatch, codes: torch.Tensor, cache: ItemCache | None = None) -> torch.Tensor:
         """Teacher-forced cross-entropy of the targets' IDs (``codes [n, depth]``, -1 past an ID's end)."""
         memory, memory_mask = self.encode(batch, cache)
-        kv = [layer.memory(memory) for layer in self.layers]
         depth = codes.shape[1]
         levels = torch.arange(depth, device=codes.device)
         tokens = self.level_tokens[levels, codes.clamp_min(0)]
         inputs = torch.cat([torch.full_like(tokens[:, :1], self.start_token), tokens[:, :-1]], dim=1)
-        h, _ = self._run(self._embed(inputs[:, None], 0), kv, memory_mask, None)
+        h, _ = self._run(self._embed(inputs[:, None], 0), memory, memory_mask, None)
         log_probs = self._logits(h[:, 0], levels)  # [n, depth, words]
         target = self.level_columns[levels, codes.clamp_min(0)]
         picked = log_probs.gather(2, target[..., None]).squeeze(2)
@@ -271,7 +288,7 @@ class GramNet(nn.Module):
     def start(self, batch: PromptBatch, cache: ItemCache | None = None) -> dict[str, Any]:
         """The beam-search state of ``n`` users with one beam each."""
         memory, memory_mask = self.encode(batch, cache)
-        return {"memory": [layer.memory(memory) for layer in self.layers], "mask": memory_mask,
+        return {"memory": memory, "mask": memory_mask,
                 "past": None, "depth": 0}
 
     def step(self, codes: torch.Tensor | None, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
