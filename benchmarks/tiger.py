@@ -7,7 +7,7 @@ Trains through ``genrec.runs.train_run`` (the trainer checkpoints every epoch; r
 command again resumes an unfinished run directory, or re-records a finished one), evaluates the whole catalogue on validation and
 test, and writes one record per split: model ``tiger``, variant ``tokenizer=<method>`` (the
 decoder-only architecture: ``decoder-only``, plus ``,tokenizer=<method>`` for a non-default
-tokenizer). ``--set key=value`` overrides any TigerConfig field, e.g. ``--set train.max_minutes=90``.
+tokenizer), then any ``tokenizer_params`` overrides (``,subspaces=3``). ``--set key=value`` overrides any TigerConfig field, e.g. ``--set train.max_minutes=90``.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def variant(architecture: str, tokenizer: str) -> str:
-    if architecture == "encoder-decoder":
-        return f"tokenizer={tokenizer}"
-    return "decoder-only" + ("" if tokenizer == DEFAULT_TOKENIZER else f",tokenizer={tokenizer}")
+def variant(architecture: str, tokenizer: str, tokenizer_params: dict) -> str:
+    """``tokenizer=<method>`` or ``decoder-only[,tokenizer=<method>]``, then any tokenizer overrides."""
+    parts = [f"tokenizer={tokenizer}"] if architecture == "encoder-decoder" else ["decoder-only"]
+    if architecture != "encoder-decoder" and (tokenizer != DEFAULT_TOKENIZER or tokenizer_params):
+        parts.append(f"tokenizer={tokenizer}")
+    return ",".join(parts + [f"{k}={v}" for k, v in sorted(tokenizer_params.items())])
 
 
 def main() -> None:
@@ -54,7 +56,8 @@ def main() -> None:
     for split in ("test", "valid"):
         path = write_record(
             metrics["dataset"], "tiger",
-            variant(metrics["params"]["architecture"], metrics["params"]["tokenizer"]),
+            variant(metrics["params"]["architecture"], metrics["params"]["tokenizer"],
+                    metrics["params"].get("tokenizer_params") or {}),
             split, metrics[split]["metrics"], train_seconds=train.get("train_seconds"),
             eval_seconds=metrics[split]["eval_seconds"], results_dir=args.results_dir,
             extra={"run_dir": str(run_dir), "epochs": train.get("epochs"),
