@@ -87,7 +87,8 @@ def train_run(config: RunConfig, run_dir: str | Path | None = None, resume: bool
     model = cls(params, dataset)
     start = time.perf_counter()
     summary = model.fit(dataset, splits, run_dir)
-    train_seconds = time.perf_counter() - start
+    # this process's fit plus the epochs trained before a resume, so a resumed run reports its whole cost
+    train_seconds = time.perf_counter() - start + summary.get("resumed_seconds", 0.0)
     model.save(run_dir / MODEL_DIR)
     return _evaluate_and_write(model, dataset, config, run_dir, {**summary, "train_seconds": train_seconds})
 

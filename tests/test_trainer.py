@@ -96,6 +96,9 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):
     strip = [{k: v for k, v in h.items() if k != "seconds"} for h in summary["history"]]
     assert [{k: v for k, v in h.items() if k != "seconds"} for h in again["history"]] == strip
     assert again["best_valid_ndcg@10"] == summary["best_valid_ndcg@10"] and again["stopped"] == "epochs"
+    # the resumed process reports the time its predecessor trained, so a run's cost is not under-counted
+    first_three = sum(h["seconds"] for h in again["history"][:3])
+    assert summary["resumed_seconds"] == 0 and again["resumed_seconds"] == pytest.approx(first_three, abs=1e-2)
 
 
 def test_finished_run_resumes_without_training(tmp_path):

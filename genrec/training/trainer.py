@@ -82,6 +82,7 @@ class Trainer:
         if self.resume and self.path is not None and self.path.is_file():
             state = self._load(module, optimizer, scheduler)
             log.info("resuming from %s after epoch %d", self.path, state["epoch"])
+        resumed_seconds = state["elapsed"]  # trained by earlier processes
         if state["stopped"] is None:
             self._loop(module, batches, loss_fn, validate, steps_per_epoch, optimizer, scheduler, state)
         if state["best_state"] is not None:
@@ -91,6 +92,7 @@ class Trainer:
         return {"epochs": state["epoch"], "best_epoch": state["best_epoch"],
                 f"best_{METRIC}": None if state["best_epoch"] is None else state["best_metric"],
                 "stopped": state["stopped"], "train_minutes": round(state["elapsed"] / 60, 3),
+                "resumed_seconds": round(resumed_seconds, 3),
                 "history": state["history"]}
 
     def _loop(self, module: torch.nn.Module, batches: Callable[[int], Iterable[Any]],
