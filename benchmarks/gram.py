@@ -1,12 +1,15 @@
 """GRAM on the Amazon benchmarks: full runs with every ablation of the paper's Table 3, and CPU throughput.
 
     OMP_NUM_THREADS=1 python benchmarks/gram.py train --dataset amazon2014/beauty [--variant without-linking]
-        [--set train.max_minutes=110 ...] [--run-dir runs/gram-beauty] [--resume]
+        [--label cache_items=true] [--set cache_items=true train.max_minutes=110 ...]
+        [--run-dir runs/gram-beauty] [--resume]
     OMP_NUM_THREADS=1 python benchmarks/gram.py throughput --dataset amazon2014/beauty [--batches 8]
         [--label cpu-small] [--set ids_dir=... cf_run=... max_items=10 ...]
 
 ``train`` runs ``genrec train --model gram`` (through ``genrec.runs.train_run``, so runs checkpoint
-and resume) and writes one record per split, model ``gram``, variant ``""`` or ``without-<part>``.
+and resume; a finished run directory is recorded again) and writes one record per split, model
+``gram``, variant ``""`` or ``without-<part>``, followed by ``--label`` (which names a run's non-default
+settings, e.g. ``cache_items=true``).
 ``throughput`` trains the same model for a few batches three ways in one process, so the figures are
 comparable: every item prompt encoded (no de-duplication), each distinct item of a batch encoded once,
 and item encodings cached by a frozen encoder snapshot. It records training samples per second of
@@ -16,9 +19,11 @@ each (model ``training:gram``), plus the seconds one cache refresh takes.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,7 +34,7 @@ from genrec.evaluation.records import write_record
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram.prompts import newest_first
 from genrec.models.gram.recommender import sample_batch, training_batches, training_samples
-from genrec.runs import resolve_config, train_run
+from genrec.runs import METRICS, resolve_config, train_run
 
 ABLATIONS = {
     "": [],
@@ -45,11 +50,16 @@ ABLATIONS = {
 
 
 def train(args: argparse.Namespace) -> None:
-    config = resolve_config("gram", args.dataset, ABLATIONS[args.variant] + args.set)
-    metrics = train_run(config, args.run_dir, resume=args.resume)
+    metrics_file = Path(args.run_dir or "") / METRICS
+    if args.run_dir and metrics_file.is_file():  # finished: record it again
+        metrics = json.loads(metrics_file.read_text())
+    else:
+        config = resolve_config("gram", args.dataset, ABLATIONS[args.variant] + args.set)
+        metrics = train_run(config, args.run_dir, resume=args.resume)
     summary = metrics["train"]
+    variant = ",".join(part for part in (args.variant, args.label) if part)
     for split in ("valid", "test"):
-        path = write_record(args.dataset, "gram", args.variant, split, metrics[split]["metrics"],
+        path = write_record(args.dataset, "gram", variant, split, metrics[split]["metrics"],
                             train_seconds=summary.get("train_seconds"),
                             eval_seconds=metrics[split]["eval_seconds"], command=_command(),
                             extra={"overrides": ABLATIONS[args.variant] + args.set,
@@ -117,7 +127,8 @@ def main() -> None:
     parser.add_argument("--run-dir", default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--batches", type=int, default=8)
-    parser.add_argument("--label", default="", help="variant name of a throughput record (e.g. cpu-small)")
+    parser.add_argument("--label", default="", help="names the record's settings: appended to the variant "
+                        "of a train record, the variant of a throughput record (e.g. cpu-small)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     train(args) if args.mode == "train" else throughput(args)
