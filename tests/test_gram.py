@@ -15,7 +15,6 @@ from genrec.data.ragged import Ragged
 from genrec.decoding import exhaustive_scores
 from genrec.errors import GenrecError
 from genrec.models.gram import Gram, GramConfig
-from genrec.models.gram.model import DecoderLayer
 from genrec.models.gram import lexical_ids as lexical
 from genrec.models.gram.lexical_ids import with_names
 from genrec.models.gram.model import DecoderLayer

@@ -238,10 +238,15 @@ class GramNet(nn.Module):
         rows = slots.gather(1, slot).clamp_min(0) * span + order % span
         return encoded.flatten(0, 1)[rows], valid.gather(1, order), slot
 
+    @property
+    def item_reader(self) -> Backbone:
+        """The encoder of the item prompts: the frozen item encoder where there is one, else the backbone."""
+        return self.backbone if self.item_encoder is None else self.item_encoder
+
     def encode_items(self, tokens: torch.Tensor, mask: torch.Tensor, chunk: int = 64) -> torch.Tensor:
         """``[U, Li, d_items]`` encodings of item prompts (before any projection), in chunks of similar length so that little
         padding is encoded (item prompts differ a lot in length)."""
-        encoder = self.backbone if self.item_encoder is None else self.item_encoder
+        encoder = self.item_reader
         lengths = mask.sum(1)
         order = torch.argsort(lengths)
         out = []

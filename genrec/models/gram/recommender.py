@@ -225,8 +225,7 @@ class Gram(Recommender):
         with eval_mode(self.net):
             self.cache = None
             n, span = self.item_tokens.shape
-            reader = self.net.backbone if self.net.item_encoder is None else self.net.item_encoder
-            states = torch.empty(n, span, reader.dim, dtype=torch.bfloat16)
+            states = torch.empty(n, span, self.net.item_reader.dim, dtype=torch.bfloat16)
             mask = torch.arange(span) < self.item_lengths[:, None]
             for lo in range(0, n, chunk):
                 encoded = self.net.encode_items(self.item_tokens[lo:lo + chunk], mask[lo:lo + chunk])
