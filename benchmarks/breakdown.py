@@ -21,13 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genrec.config import from_dict, load_yaml
-from genrec.data import leave_one_out, load_dataset
+from genrec.data import leave_one_out
 from genrec.data.dataset import EvalSet
 from genrec.evaluation.breakdown import HISTORY_EDGES, POPULARITY_EDGES, bucket_means
 from genrec.evaluation.protocol import evaluate
 from genrec.errors import GenrecError
-from genrec.runs import CONFIG, PER_USER, RunConfig, load_run
+from genrec.runs import PER_USER, load_run, load_run_data
 
 METRIC = "ndcg@10"
 
@@ -96,9 +95,7 @@ def main() -> None:
     torch.set_num_threads(1)
     for run in args.runs:
         if args.saved:
-            config = from_dict(RunConfig, load_yaml(Path(run) / CONFIG), where=str(Path(run) / CONFIG))
-            dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.data_options)
-            model = None
+            (dataset, config), model = load_run_data(run), None
         else:
             model, dataset, config = load_run(run)
         splits = leave_one_out(dataset)

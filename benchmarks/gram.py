@@ -19,7 +19,6 @@ each (model ``training:gram``), plus the seconds one cache refresh takes.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from run_records import finished_or_trained
 
 from genrec.config import from_dict
 from genrec.data import leave_one_out, load_dataset
@@ -34,7 +34,7 @@ from genrec.evaluation.records import write_record
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram.prompts import newest_first
 from genrec.models.gram.recommender import sample_batch, training_batches, training_samples
-from genrec.runs import METRICS, resolve_config, train_run
+from genrec.runs import resolve_config
 
 ABLATIONS = {
     "": [],
@@ -50,12 +50,8 @@ ABLATIONS = {
 
 
 def train(args: argparse.Namespace) -> None:
-    metrics_file = Path(args.run_dir or "") / METRICS
-    if args.run_dir and metrics_file.is_file():  # finished: record it again
-        metrics = json.loads(metrics_file.read_text())
-    else:
-        config = resolve_config("gram", args.dataset, ABLATIONS[args.variant] + args.set)
-        metrics = train_run(config, args.run_dir, resume=args.resume)
+    config = resolve_config("gram", args.dataset, ABLATIONS[args.variant] + args.set)
+    metrics = finished_or_trained(config, Path(args.run_dir) if args.run_dir else None, resume=args.resume)
     summary = metrics["train"]
     variant = ",".join(part for part in (args.variant, args.label) if part)
     for split in ("valid", "test"):

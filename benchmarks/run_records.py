@@ -15,13 +15,20 @@ from genrec.runs import CONFIG, METRICS, RunConfig, train_run
 DATASETS = ("amazon2014/beauty", "amazon2014/toys", "amazon2014/sports")
 
 
+def finished_or_trained(config: RunConfig, run_dir: Path | None, resume: bool | None = None) -> dict:
+    """The metrics of the finished run in ``run_dir``, else those of training ``config`` there
+    (``resume=None``: resume when the directory holds an unfinished run)."""
+    if run_dir is not None and (run_dir / METRICS).is_file():
+        print(f"{run_dir}: finished run found, recording it again")
+        return json.loads((run_dir / METRICS).read_text())
+    if resume is None:
+        resume = run_dir is not None and (run_dir / CONFIG).is_file()
+    return train_run(config, run_dir, resume=resume)
+
+
 def run_and_record(config: RunConfig, run_dir: Path, variant: str, extra: dict | None = None) -> dict:
     """Train ``config`` into ``run_dir`` (reusing a finished run), write its valid and test records."""
-    if (run_dir / METRICS).is_file():
-        print(f"{run_dir}: finished run found, recording it again")
-        metrics = json.loads((run_dir / METRICS).read_text())
-    else:
-        metrics = train_run(config, run_dir, resume=(run_dir / CONFIG).is_file())
+    metrics = finished_or_trained(config, run_dir)
     train = metrics["train"]
     details = {"run_dir": str(run_dir), "params": metrics["params"],
                **{k: train[k] for k in ("epochs", "best_epoch", "stopped") if k in train}, **(extra or {})}

@@ -13,11 +13,12 @@ tokenizer), then any ``tokenizer_params`` overrides (``,subspaces=3``). ``--set 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from run_records import finished_or_trained
+
 from genrec.evaluation.records import RESULTS_DIR, write_record
-from genrec.runs import CONFIG, METRICS, resolve_config, train_run
+from genrec.runs import resolve_config
 
 DEFAULT_TOKENIZER = "rq-kmeans"
 
@@ -46,12 +47,9 @@ def variant(architecture: str, tokenizer: str, tokenizer_params: dict) -> str:
 def main() -> None:
     args = parse_args()
     run_dir = Path(args.run_dir)
-    if (run_dir / METRICS).is_file():  # finished: record it again
-        metrics = json.loads((run_dir / METRICS).read_text())
-    else:
-        config = resolve_config("tiger", args.dataset, [f"tokenizer={args.tokenizer}",
-                                                        f"architecture={args.architecture}", *args.set])
-        metrics = train_run(config, run_dir, resume=(run_dir / CONFIG).is_file())
+    config = resolve_config("tiger", args.dataset, [f"tokenizer={args.tokenizer}",
+                                                    f"architecture={args.architecture}", *args.set])
+    metrics = finished_or_trained(config, run_dir)
     train = metrics["train"]
     for split in ("test", "valid"):
         path = write_record(

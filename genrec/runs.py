@@ -97,10 +97,15 @@ def load_run(run_dir: str | Path) -> tuple[Recommender, SequenceDataset, RunConf
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file() or not (run_dir / MODEL_DIR).is_dir():
         raise GenrecError(f"{run_dir} is not a finished genrec run (needs {CONFIG} and {MODEL_DIR}/)")
-    config = from_dict(RunConfig, load_yaml(run_dir / CONFIG), where=str(run_dir / CONFIG))
-    dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.data_options)
+    dataset, config = load_run_data(run_dir)
     model = model_class(config.model).load(run_dir / MODEL_DIR, dataset)
     return model, dataset, config
+
+
+def load_run_data(run_dir: str | Path) -> tuple[SequenceDataset, RunConfig]:
+    """A run's resolved config and the dataset it names, without loading the model."""
+    config = from_dict(RunConfig, load_yaml(Path(run_dir) / CONFIG), where=str(Path(run_dir) / CONFIG))
+    return load_dataset(config.dataset, data_dir=config.data_dir, **config.data_options), config
 
 
 def evaluate_run(run_dir: str | Path, exclude_history: bool | None = None) -> dict:
