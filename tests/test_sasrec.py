@@ -124,6 +124,24 @@ def test_training_rows_are_shifted_next_item_targets(small):
     np.testing.assert_array_equal(rows[1], np.arange(9, 30) + 1)  # the last max_len + 1 items
 
 
+def test_prefix_samples_are_one_row_and_one_target_per_prefix(small):
+    model = SASRec(replace(config("ce"), samples="prefixes"), small)
+    train = Ragged.from_lists([[5, 6, 7], [8], list(range(30))])
+    rows = model.training_rows(train)
+    assert rows.shape == (2 + 29, 21)
+    np.testing.assert_array_equal(rows[0, -2:], [6, 7])
+    np.testing.assert_array_equal(rows[1, -3:], [6, 7, 8])
+    assert (rows[1, :-3] == 0).all()
+    np.testing.assert_array_equal(rows[-1], np.arange(9, 30) + 1)  # the whole sequence, windowed
+    np.testing.assert_array_equal(rows[2:, -1], np.arange(1, 30) + 1)  # every target once
+    # the loss is the cross-entropy of each row's last target only
+    batch = torch.from_numpy(rows[1:3])
+    with eval_mode(model.net):
+        hidden = model.net(batch[:, :-1])[:, -1]
+        expected = torch.nn.functional.cross_entropy(hidden @ model.net.item_table().T, batch[:, -1] - 1)
+        assert torch.allclose(model.loss(batch), expected)
+
+
 def test_bucketed_batches_cover_every_row_once():
     lengths = np.random.default_rng(0).integers(1, 50, size=1000)
     batches = bucketed_batches(lengths, 64, np.random.default_rng(1), window=4)

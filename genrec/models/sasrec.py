@@ -2,7 +2,8 @@
 
 Training uses a loss at every position of each user's whole (right-aligned, truncated) training
 sequence in one forward pass, instead of one sample per prefix: the same supervision at a fraction
-of the cost. Two losses, because the literature uses both and they differ a lot on sparse data:
+of the cost. ``samples="prefixes"`` trains RecBole's way instead (one row and one target per prefix),
+to measure what that costs and gains. Two losses, because the literature uses both and they differ a lot on sparse data:
 ``ce`` (softmax over all items) and ``bce`` (one uniformly sampled negative per position, as in the
 original paper). Input and output item embeddings are tied.
 """
@@ -57,6 +58,9 @@ class SASRecConfig:
     positions: Literal["start", "end"] = "start"
     scale_embeddings: bool = True  # multiply item embeddings by sqrt(hidden), as in the transformer
     loss: Literal["ce", "bce"] = "ce"
+    # "sequences": one row per user, a target at every position; "prefixes": one row per prefix with
+    # only its last target (as RecBole), so every target gets its own dropout masks, at several times the cost
+    samples: Literal["sequences", "prefixes"] = "sequences"
     device: str = "cpu"  # "cuda" to train and score on a GPU
     train: TrainConfig = field(default_factory=_default_train)
 
@@ -180,6 +184,8 @@ class SASRec(ScoringRecommender):
         super().__init__(config, dataset)
         if config.loss not in ("ce", "bce"):
             raise GenrecError(f"sasrec: loss must be 'ce' or 'bce', not {config.loss!r}")
+        if config.samples not in ("sequences", "prefixes"):
+            raise GenrecError(f"sasrec: samples must be 'sequences' or 'prefixes', not {config.samples!r}")
         self.device = torch.device(config.device)
         self.net = SASRecNet(config, self.n_items).to(self.device)
 
@@ -203,14 +209,26 @@ class SASRec(ScoringRecommender):
         return Trainer(train, run_dir).fit(self.net, batches, self.loss, validate, steps)
 
     def training_rows(self, sequences: Ragged) -> np.ndarray:
-        """``[n, max_len + 1]`` tokens: inputs are columns ``:-1``, next-item targets columns ``1:``."""
+        """``[n, max_len + 1]`` tokens: inputs are columns ``:-1``, next-item targets columns ``1:``.
+
+        With ``samples="prefixes"`` there is one row for every prefix of two or more items.
+        """
         rows = sequences.select(np.flatnonzero(sequences.lengths >= 2))
+        if self.config.samples == "prefixes":
+            lengths = rows.lengths
+            owner = np.repeat(np.arange(len(rows)), lengths - 1)
+            # prefix ends 2..length of each row, in order
+            ends = np.arange(len(owner)) - np.repeat(np.cumsum(lengths - 1) - (lengths - 1), lengths - 1) + 2
+            rows = rows.select(owner).slice_rows(np.zeros_like(ends), ends)
         return rows.to_padded(self.config.max_len + 1, pad=-1) + 1
 
     def loss(self, batch: torch.Tensor) -> torch.Tensor:
         inputs, targets = batch[:, :-1], batch[:, 1:]
         hidden = self.net(inputs)
         mask = targets != PAD
+        if self.config.samples == "prefixes":  # only the row's last target (rows are right-aligned)
+            mask = torch.zeros_like(mask)
+            mask[:, -1] = True
         table = self.net.items.weight
         if self.config.loss == "ce":
             logits = hidden[mask] @ table[1:].T
