@@ -5,6 +5,7 @@
         [--run-dir runs/gram-beauty] [--resume]
     OMP_NUM_THREADS=1 python benchmarks/gram.py throughput --dataset amazon2014/beauty [--batches 8]
         [--label cpu-small] [--set ids_dir=... cf_run=... max_items=10 ...]
+    OMP_NUM_THREADS=1 python benchmarks/gram.py inputs --run-dir runs/gram-beauty [--label cache_items=true]
 
 ``train`` runs ``genrec train --model gram`` (through ``genrec.runs.train_run``, so runs checkpoint
 and resume; a finished run directory is recorded again) and writes one record per split, model
@@ -14,6 +15,11 @@ settings, e.g. ``cache_items=true``).
 comparable: every item prompt encoded (no de-duplication), each distinct item of a batch encoded once,
 and item encodings cached by a frozen encoder snapshot. It records training samples per second of
 each (model ``training:gram``), plus the seconds one cache refresh takes.
+``inputs`` asks which granularity a trained run relies on: it decodes the run's validation sample
+(the users its early stopping used) as trained, then with the item prompts and with the user prompt
+left out at inference, and records the three NDCG@10 and Recall@10 side by side (model
+``inputs:gram``). Unlike the Table 3 ablations, nothing is retrained: a large drop means the trained
+decoder reads that input.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +41,8 @@ from genrec.evaluation.records import write_record
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram.prompts import newest_first
 from genrec.models.gram.recommender import sample_batch, training_batches, training_samples
-from genrec.runs import resolve_config
+from genrec.evaluation.protocol import evaluate
+from genrec.runs import load_run, resolve_config
 
 ABLATIONS = {
     "": [],
@@ -110,13 +118,37 @@ def throughput(args: argparse.Namespace) -> None:
     print(" ".join(f"{k}={v:.3f}" for k, v in metrics.items()), "->", path)
 
 
+def inputs(args: argparse.Namespace) -> None:
+    if not args.run_dir:
+        raise SystemExit("inputs: --run-dir names a finished GRAM run")
+    model, dataset, config = load_run(args.run_dir)
+    trained = model.config
+    valid = leave_one_out(dataset).valid.sample(trained.valid_users, trained.train.seed)
+    metrics = {}
+    for name, switch in [("as_trained", {}), ("no_item_prompts", {"item_prompts": False}),
+                         ("no_user_prompt", {"user_prompt": False})]:
+        if switch and not all(getattr(trained, k) for k in switch):
+            continue  # the run never had that input
+        model.config = replace(trained, **switch)
+        if not (model.config.item_prompts or model.config.user_prompt):
+            continue  # it was the run's only input
+        result = evaluate(model, valid, "valid", ks=(10,), batch_size=trained.train.eval_batch_size,
+                          progress=False).metrics
+        metrics.update({f"ndcg@10_{name}": result["ndcg@10"], f"recall@10_{name}": result["recall@10"]})
+        print(name, f"ndcg@10={result['ndcg@10']:.4f} recall@10={result['recall@10']:.4f}", flush=True)
+    model.config = trained
+    path = write_record(config.dataset, "inputs:gram", args.label, "valid", metrics, command=_command(),
+                        extra={"run_dir": str(args.run_dir), "users": len(valid)})
+    print("->", path)
+
+
 def _command() -> str:
     return "OMP_NUM_THREADS=1 python " + " ".join(shlex.quote(a) for a in sys.argv)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["train", "throughput"])
+    parser.add_argument("mode", choices=["train", "throughput", "inputs"])
     parser.add_argument("--dataset", default="amazon2014/beauty")
     parser.add_argument("--variant", default="", choices=list(ABLATIONS))
     parser.add_argument("--set", nargs="*", default=[], help="gram config overrides, key=value")
@@ -127,7 +159,7 @@ def main() -> None:
                         "of a train record, the variant of a throughput record (e.g. cpu-small)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    train(args) if args.mode == "train" else throughput(args)
+    {"train": train, "throughput": throughput, "inputs": inputs}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def render(records: list[dict], published: dict[str, list[dict]], sources: dict[
                  for r in rows]
         if other:
             parts.append(f"Other splits.\n\n{results_table(other)}")
-    parts.append("## Speed\n")
+    parts.append("## Speed and other measurements\n")
     for (model,), rows in group(speed, "model").items():
         parts.append(f"### {model}\n\n{speed_table(rows)}")
     if not speed:

@@ -30,3 +30,16 @@ def test_leave_one_out_on_beauty(beauty):
         assert splits.train[user].tolist() == seq[:-2].tolist()
     # no training interaction reveals a validation or test target's position
     assert splits.train.lengths.sum() == seqs.lengths.sum() - 2 * beauty.n_users
+
+
+def test_validation_sample_is_fixed_and_consistent(beauty):
+    valid = leave_one_out(beauty).valid
+    sample = valid.sample(1000, seed=42)
+    assert len(sample) == 1000 and (np.diff(sample.users) > 0).all()
+    again = valid.sample(1000, seed=42)
+    np.testing.assert_array_equal(sample.users, again.users)
+    assert not np.array_equal(sample.users, valid.sample(1000, seed=43).users)
+    rows = np.searchsorted(valid.users, sample.users)  # each sampled user keeps its own history and target
+    np.testing.assert_array_equal(sample.targets, valid.targets[rows])
+    np.testing.assert_array_equal(sample.histories[7], valid.histories[int(rows[7])])
+    assert valid.sample(0, seed=42) is valid and valid.sample(10**6, seed=42) is valid

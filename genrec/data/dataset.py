@@ -74,6 +74,14 @@ class EvalSet:
     def __len__(self) -> int:
         return len(self.targets)
 
+    def sample(self, n: int, seed: int) -> EvalSet:
+        """A fixed random subset of ``n`` users, in their original order (all when ``n`` is 0 or at
+        least the set's size): validation on a sample keeps early stopping cheap for decoding models."""
+        if n <= 0 or n >= len(self):
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
+        return EvalSet(self.users[rows], self.histories.select(rows), self.targets[rows])
+
 
 @dataclass(frozen=True)
 class Splits:

@@ -176,7 +176,7 @@ class Tiger(Recommender):
             loss_fn = self._causal_loss
         log.info("tiger (%s): %d training samples, %d tokens, %d parameters", config.architecture,
                  len(samples), self.n_tokens, sum(p.numel() for p in self.net.parameters()))
-        valid = _sample(splits.valid, config.valid_users, train.seed)
+        valid = splits.valid.sample(config.valid_users, train.seed)
         steps = math.ceil(len(samples) / train.batch_size)
         trainer = Trainer(train, run_dir, resume=True)
         summary = trainer.fit(self.net, lambda epoch: samples.batches(epoch, train.batch_size, train.seed),
@@ -320,13 +320,6 @@ def _length_bucketed(lengths: np.ndarray, epoch: int, batch_size: int, seed: int
     order = order[np.argsort(key, kind="stable")]
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def _sample(evalset: EvalSet, n: int, seed: int) -> EvalSet:
-    if n <= 0 or n >= len(evalset):
-        return evalset
-    rows = np.sort(np.random.default_rng(seed).choice(len(evalset), n, replace=False))
-    return EvalSet(evalset.users[rows], evalset.histories.select(rows), evalset.targets[rows])
 
 
 # ------------------------------------------------------------------------------ decoder-only

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from genrec.config import from_dict, load_yaml, save_yaml, to_dict
-from genrec.data.dataset import EvalSet, SequenceDataset, Splits
+from genrec.data.dataset import SequenceDataset, Splits
 from genrec.data.ragged import Ragged
 from genrec.decoding import Trie, beam_search
 from genrec.errors import GenrecError
@@ -249,7 +249,7 @@ class Gram(Recommender):
             raise GenrecError("gram: no training samples (every training sequence has fewer than 2 items)")
         batch_size = c.train.batch_size
         steps = (len(users) + batch_size - 1) // batch_size
-        valid = _sample(splits.valid, c.valid_users, c.train.seed)
+        valid = splits.valid.sample(c.valid_users, c.train.seed)
         from genrec.evaluation.protocol import evaluate
 
         def batches(epoch: int) -> Iterator[tuple[Ragged, np.ndarray]]:
@@ -360,11 +360,3 @@ def sample_batch(train: Ragged, users: np.ndarray, ends: np.ndarray,
     rows = train.select(users)
     histories = rows.slice_rows(np.maximum(ends - max_items, 0), ends)
     return histories, rows.values[rows.offsets[:-1] + ends]
-
-
-def _sample(evalset: EvalSet, n: int, seed: int) -> EvalSet:
-    """A fixed random subset of ``n`` users (all when ``n`` is 0 or larger than the set)."""
-    if n <= 0 or n >= len(evalset):
-        return evalset
-    rows = np.sort(np.random.default_rng(seed).choice(len(evalset), n, replace=False))
-    return EvalSet(evalset.users[rows], evalset.histories.select(rows), evalset.targets[rows])
