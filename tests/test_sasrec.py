@@ -105,7 +105,7 @@ def test_training_positions_see_what_a_test_prefix_sees(small, positions):
     """With positions counted from the window's start, the hidden state at column t of a training row
     is exactly the state a test-time history of those t + 1 items gets (the other choice differs)."""
     seed_everything(0)
-    model = SASRec(replace(config("ce"), positions=positions), small)
+    model = SASRec(replace(config("ce"), positions=positions, samples="sequences"), small)
     row = model.training_rows(Ragged.from_lists([list(range(12))]))[:, :-1]
     with eval_mode(model.net):
         whole = model.net(torch.from_numpy(row))[0]
@@ -115,7 +115,7 @@ def test_training_positions_see_what_a_test_prefix_sees(small, positions):
 
 
 def test_training_rows_are_shifted_next_item_targets(small):
-    model = SASRec(config("ce"), small)
+    model = SASRec(replace(config("ce"), samples="sequences"), small)
     train = Ragged.from_lists([[5, 6, 7], [8], list(range(30))])
     rows = model.training_rows(train)
     assert rows.shape == (2, 21)  # the one-item sequence has no target
@@ -125,7 +125,7 @@ def test_training_rows_are_shifted_next_item_targets(small):
 
 
 def test_prefix_samples_are_one_row_and_one_target_per_prefix(small):
-    model = SASRec(replace(config("ce"), samples="prefixes"), small)
+    model = SASRec(config("ce"), small)  # samples="prefixes", the default
     train = Ragged.from_lists([[5, 6, 7], [8], list(range(30))])
     rows = model.training_rows(train)
     assert rows.shape == (2 + 29, 21)

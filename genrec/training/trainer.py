@@ -103,7 +103,7 @@ class Trainer:
 
         def over_limit(running: float) -> bool:
             """True when ``running`` more seconds of training plus a closing validation (as long as the
-            last one) would pass the time limit."""
+            longest so far: validations vary by a few seconds) would pass the time limit."""
             return state["elapsed"] + running + state["validation_seconds"] > limit
 
         params = [p for p in module.parameters() if p.requires_grad]
@@ -158,7 +158,7 @@ class Trainer:
         start = time.perf_counter()
         with torch.no_grad():
             metric = float(validate())
-        state["validation_seconds"] = time.perf_counter() - start
+        state["validation_seconds"] = max(state["validation_seconds"], time.perf_counter() - start)
         module.train()
         if metric > state["best_metric"]:
             state.update(best_metric=metric, best_epoch=state["epoch"], bad_evals=0,
