@@ -37,11 +37,11 @@ from run_records import finished_or_trained
 
 from genrec.config import from_dict
 from genrec.data import leave_one_out, load_dataset
+from genrec.evaluation.protocol import evaluate
 from genrec.evaluation.records import write_record
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram.prompts import newest_first
 from genrec.models.gram.recommender import sample_batch, training_batches, training_samples
-from genrec.evaluation.protocol import evaluate
 from genrec.runs import load_run, resolve_config
 
 ABLATIONS = {
