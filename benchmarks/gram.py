@@ -41,7 +41,7 @@ from genrec.evaluation.protocol import evaluate
 from genrec.evaluation.records import write_record
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram.prompts import newest_first
-from genrec.models.gram.recommender import sample_batch, training_batches, training_samples
+from genrec.models.gram.recommender import sample_batch, training_batches
 from genrec.runs import load_run, resolve_config
 
 ABLATIONS = {
@@ -96,7 +96,7 @@ def throughput(args: argparse.Namespace) -> None:
     model = Gram(config, dataset)
     model.config.train.epochs = 0  # build IDs, neighbours, vocabulary and network only
     model.fit(dataset, splits, args.run_dir)
-    users, ends = training_samples(splits.train)
+    users, ends = splits.train.prefix_samples()
     size = config.train.batch_size
     chosen = training_batches(users, ends, config, config.train.seed)[: args.batches]
     batches = [sample_batch(splits.train, users[rows], ends[rows], config.max_items) for rows in chosen]

@@ -19,7 +19,7 @@ from genrec.models.gram import lexical_ids as lexical
 from genrec.models.gram.lexical_ids import with_names
 from genrec.models.gram.model import DecoderLayer
 from genrec.models.gram.prompts import UserPrompts, item_prompt_texts, newest_first, user_prompt_text
-from genrec.models.gram.recommender import length_bucketed, sample_batch, training_batches, training_samples
+from genrec.models.gram.recommender import length_bucketed, sample_batch, training_batches
 from genrec.models.gram.similar import top_k_similar
 from genrec.semantic_ids.codes import SemanticIds
 from genrec.training.config import TrainConfig
@@ -117,11 +117,11 @@ def test_user_prompt_tokens_equal_tokenised_text(default, small):
     assert all(len(ids) == 1 for ids in default.tokenizer(words, add_special_tokens=False)["input_ids"])
 
 
-def test_newest_first_and_training_samples():
+def test_newest_first_and_prefix_samples():
     histories = Ragged.from_lists([[1, 2, 3], [], [4, 5]])
     assert newest_first(histories, 2).to_lists() == [[3, 2], [], [5, 4]]
     train = Ragged.from_lists([[7, 8, 9], [5], [1, 2]])
-    users, ends = training_samples(train)
+    users, ends = train.prefix_samples()
     assert users.tolist() == [0, 0, 2] and ends.tolist() == [1, 2, 1]
     h, t = sample_batch(train, users, ends, max_items=1)
     assert h.to_lists() == [[7], [8], [1]] and t.tolist() == [8, 9, 2]
@@ -132,7 +132,7 @@ def test_length_bucketed_batches_cover_every_sample_once():
     batches = length_bucketed(lengths, 32, seed=1, pool=5)
     assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(1000))
     assert np.mean([np.ptp(lengths[b]) for b in batches]) < 8  # similar lengths together
-    users, _ = training_samples(Ragged.from_lists([[1, 2, 3], [4], [5, 6], [7, 8, 9, 10]]))
+    users, _ = Ragged.from_lists([[1, 2, 3], [4], [5, 6], [7, 8, 9, 10]]).prefix_samples()
     config = GramConfig(batching="users", train=TrainConfig(batch_size=2))
     batches = training_batches(users, np.zeros_like(users), config, seed=0)
     order = np.concatenate(batches)
@@ -178,7 +178,7 @@ def test_each_ablation_changes_only_its_part(default, small, parts, switch):
 
 def test_distinct_items_encoded_once_and_cache_match(default, small):
     train = leave_one_out(small).train
-    histories, targets = sample_batch(train, *training_samples(train), 5)
+    histories, targets = sample_batch(train, *train.prefix_samples(), 5)
     default.net.eval()
     deduped, full = default.prompt_batch(histories, dedup=True), default.prompt_batch(histories, dedup=False)
     assert len(deduped.items) == len(np.unique(newest_first(histories, 5).values)) < len(full.items)
@@ -206,7 +206,7 @@ def test_beam_search_matches_exhaustive_scoring(default, small):
 
 def fit_and_measure_loss(model: Gram, dataset: SequenceDataset, splits) -> tuple[float, dict, float]:
     """Evaluation-mode loss on a fixed training batch before and after ``fit``, and fit's summary."""
-    users, ends = training_samples(splits.train)
+    users, ends = splits.train.prefix_samples()
     histories, targets = sample_batch(splits.train, users, ends, model.config.max_items)
 
     def loss() -> float:

@@ -74,6 +74,14 @@ class Ragged:
         lengths = self.lengths
         return self.slice_rows(np.maximum(lengths - max_len, 0), lengths)
 
+    def prefix_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every ``(row, end)`` with ``1 <= end < len(row)``, row by row: the history ``self[row][:end]``
+        and its next item ``self[row][end]`` (next-item training on every prefix: A -> B, A B -> C, ...)."""
+        counts = np.maximum(self.lengths - 1, 0)
+        rows = np.repeat(np.arange(len(self)), counts)
+        ends = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+        return rows, ends
+
     def last(self) -> np.ndarray:
         """The last value of every row; rows must be non-empty."""
         if (self.lengths == 0).any():

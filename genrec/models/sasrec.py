@@ -217,20 +217,18 @@ class SASRec(ScoringRecommender):
         """
         rows = sequences.select(np.flatnonzero(sequences.lengths >= 2))
         if self.config.samples == "prefixes":
-            lengths = rows.lengths
-            owner = np.repeat(np.arange(len(rows)), lengths - 1)
-            # prefix ends 2..length of each row, in order
-            ends = np.arange(len(owner)) - np.repeat(np.cumsum(lengths - 1) - (lengths - 1), lengths - 1) + 2
-            rows = rows.select(owner).slice_rows(np.zeros_like(ends), ends)
+            owner, ends = rows.prefix_samples()
+            rows = rows.select(owner).slice_rows(np.zeros_like(ends), ends + 1)  # each prefix with its target
         return rows.to_padded(self.config.max_len + 1, pad=-1) + 1
 
     def loss(self, batch: torch.Tensor) -> torch.Tensor:
         inputs, targets = batch[:, :-1], batch[:, 1:]
         hidden = self.net(inputs)
-        mask = targets != PAD
         if self.config.samples == "prefixes":  # only the row's last target (rows are right-aligned)
-            mask = torch.zeros_like(mask)
+            mask = torch.zeros_like(targets, dtype=torch.bool)
             mask[:, -1] = True
+        else:
+            mask = targets != PAD
         table = self.net.items.weight
         if self.config.loss == "ce":
             logits = hidden[mask] @ table[1:].T

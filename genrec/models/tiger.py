@@ -273,10 +273,8 @@ class PrefixSamples:
     """Every (history[:t], item t) pair, t >= 1, of the training sequences, as flat arrays."""
 
     def __init__(self, train: Ragged, max_history: int) -> None:
-        counts = np.maximum(train.lengths - 1, 0)
         self.train, self.max_history = train, max_history
-        self.user = np.repeat(np.arange(len(train)), counts)
-        self.t = 1 + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        self.user, self.t = train.prefix_samples()
 
     def __len__(self) -> int:
         return len(self.user)

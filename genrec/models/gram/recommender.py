@@ -244,7 +244,7 @@ class Gram(Recommender):
                 embeddings = sasrec_item_table(dataset, splits, run_dir, c.cf_run, c.cf_config)
                 similar = top_k_similar(embeddings, c.top_k_similar)
             self.setup(dataset, ids, similar)
-        users, ends = training_samples(splits.train)
+        users, ends = splits.train.prefix_samples()  # every prefix, as the authors train
         if len(users) == 0:
             raise GenrecError("gram: no training samples (every training sequence has fewer than 2 items)")
         batch_size = c.train.batch_size
@@ -316,15 +316,6 @@ class Gram(Recommender):
         model.setup(dataset, SemanticIds.load(directory / "semantic_ids"), similar, tokenizer)
         model.net.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
         return model
-
-
-def training_samples(train: Ragged) -> tuple[np.ndarray, np.ndarray]:
-    """Every prefix of every sequence as a sample ``(row, end)``: history ``row[:end]``,
-    target ``row[end]`` (as the authors train: A -> B, A B -> C, ...)."""
-    counts = np.maximum(train.lengths - 1, 0)
-    users = np.repeat(np.arange(len(train)), counts)
-    ends = np.arange(len(users)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
-    return users, ends
 
 
 def training_batches(users: np.ndarray, ends: np.ndarray, config: GramConfig, seed: int) -> list[np.ndarray]:
