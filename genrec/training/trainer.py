@@ -78,7 +78,8 @@ class Trainer:
         optimizer = torch.optim.AdamW(param_groups(module, config.weight_decay), lr=config.lr)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps))
         state = {"epoch": 0, "best_metric": -math.inf, "best_epoch": None, "best_state": None,
-                 "bad_evals": 0, "history": [], "elapsed": 0.0, "validation_seconds": 0.0, "stopped": None}
+                 "bad_evals": 0, "history": [], "elapsed": 0.0, "validation_seconds": 0.0,
+                 "save_seconds": 0.0, "stopped": None}
         if self.resume and self.path is not None and self.path.is_file():
             state = self._load(module, optimizer, scheduler)
             log.info("resuming from %s after epoch %d", self.path, state["epoch"])
@@ -102,9 +103,9 @@ class Trainer:
         limit = config.max_minutes * 60 if config.max_minutes > 0 else math.inf
 
         def over_limit(running: float) -> bool:
-            """True when ``running`` more seconds of training plus a closing validation (as long as the
-            longest so far: validations vary by a few seconds) would pass the time limit."""
-            return state["elapsed"] + running + state["validation_seconds"] > limit
+            """True when ``running`` more seconds of training plus a closing validation and checkpoint (each
+            as long as the longest so far: they vary by a few seconds) would pass the time limit."""
+            return state["elapsed"] + running + state["validation_seconds"] + state["save_seconds"] > limit
 
         params = [p for p in module.parameters() if p.requires_grad]
         while state["stopped"] is None:
@@ -151,7 +152,11 @@ class Trainer:
             log.info("epoch %d: loss %s, %s %s, %.1f s", entry["epoch"],
                      "n/a" if entry["loss"] is None else f"{entry['loss']:.4f}", METRIC,
                      f"{entry[METRIC]:.4f}" if METRIC in entry else "-", entry["seconds"])
+            start = time.perf_counter()
             self._save(module, optimizer, scheduler, state)
+            # checkpoints count as training time: the time limit is on the whole run, as the user waits for it
+            state["save_seconds"] = max(state["save_seconds"], time.perf_counter() - start)
+            state["elapsed"] += time.perf_counter() - start
 
     def _validate(self, module: torch.nn.Module, validate: Callable[[], float], state: dict) -> float:
         module.eval()
@@ -190,7 +195,7 @@ class Trainer:
         if checkpoint.get("config") != asdict(self.config):
             log.warning("%s was written with a different training config; resuming anyway", self.path)
         _set_rng_states(checkpoint["rng"])
-        return {"validation_seconds": 0.0, **checkpoint["state"]}  # older checkpoints lack it
+        return {"validation_seconds": 0.0, "save_seconds": 0.0, **checkpoint["state"]}  # older checkpoints lack them
 
 
 def _rng_states() -> dict:
