@@ -96,9 +96,10 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):
     strip = [{k: v for k, v in h.items() if k != "seconds"} for h in summary["history"]]
     assert [{k: v for k, v in h.items() if k != "seconds"} for h in again["history"]] == strip
     assert again["best_valid_ndcg@10"] == summary["best_valid_ndcg@10"] and again["stopped"] == "epochs"
-    # the resumed process reports the time its predecessor trained, so a run's cost is not under-counted
+    # the resumed process reports the time its predecessor trained, so a run's cost is not under-counted:
+    # its three epochs plus the checkpoint writes between them (milliseconds here)
     first_three = sum(h["seconds"] for h in again["history"][:3])
-    assert summary["resumed_seconds"] == 0 and again["resumed_seconds"] == pytest.approx(first_three, abs=1e-2)
+    assert summary["resumed_seconds"] == 0 and first_three <= again["resumed_seconds"] <= first_three + 0.5
 
 
 def test_finished_run_resumes_without_training(tmp_path):
@@ -149,10 +150,11 @@ def test_time_limit_leaves_room_for_the_closing_validation():
         time.sleep(0.3)
         return validate()
 
+    start = time.perf_counter()
     summary = Trainer(config(epochs=100, max_minutes=0.8 / 60), None).fit(module, batches, loss_fn,
                                                                           slow_validate, STEPS)
     assert summary["stopped"] == "time" and summary["epochs"] == 2
-    assert summary["train_minutes"] * 60 <= 0.8
+    assert summary["train_minutes"] * 60 <= time.perf_counter() - start <= 0.8  # the whole call, set-up too
 
 
 def test_diverging_loss_is_a_clear_error():

@@ -71,6 +71,7 @@ class Trainer:
             loss_fn: Callable[[Any], torch.Tensor], validate: Callable[[], float],
             steps_per_epoch: int) -> dict:
         """Train ``module`` in place; returns epochs run, best epoch and metric, why it stopped, history."""
+        entered = time.perf_counter()
         config = self.config
         if config.threads > 0:
             torch.set_num_threads(config.threads)
@@ -85,7 +86,12 @@ class Trainer:
             log.info("resuming from %s after epoch %d", self.path, state["epoch"])
         resumed_seconds = state["elapsed"]  # trained by earlier processes
         if state["stopped"] is None:
-            self._loop(module, batches, loss_fn, validate, steps_per_epoch, optimizer, scheduler, state)
+            def clock() -> float:
+                """Seconds against the time limit: the wall clock since this call, so that set-up and all
+                between epochs count (the user waits for them), plus earlier processes' training."""
+                return resumed_seconds + time.perf_counter() - entered
+
+            self._loop(module, batches, loss_fn, validate, steps_per_epoch, optimizer, scheduler, state, clock)
         if state["best_state"] is not None:
             module.load_state_dict(state["best_state"])
         log.info("training stopped (%s) after %d epochs; best %s %.4f at epoch %s", state["stopped"],
@@ -98,14 +104,15 @@ class Trainer:
 
     def _loop(self, module: torch.nn.Module, batches: Callable[[int], Iterable[Any]],
               loss_fn: Callable[[Any], torch.Tensor], validate: Callable[[], float], steps_per_epoch: int,
-              optimizer: torch.optim.Optimizer, scheduler: Any, state: dict) -> None:
+              optimizer: torch.optim.Optimizer, scheduler: Any, state: dict,
+              clock: Callable[[], float]) -> None:
         config = self.config
         limit = config.max_minutes * 60 if config.max_minutes > 0 else math.inf
 
-        def over_limit(running: float) -> bool:
-            """True when ``running`` more seconds of training plus a closing validation and checkpoint (each
-            as long as the longest so far: they vary by a few seconds) would pass the time limit."""
-            return state["elapsed"] + running + state["validation_seconds"] + state["save_seconds"] > limit
+        def over_limit() -> bool:
+            """True when the time so far plus a closing validation and checkpoint (each as long as the
+            longest so far: they vary by a few seconds) would pass the time limit."""
+            return clock() + state["validation_seconds"] + state["save_seconds"] > limit
 
         params = [p for p in module.parameters() if p.requires_grad]
         while state["stopped"] is None:
@@ -131,7 +138,7 @@ class Trainer:
                 scheduler.step()
                 losses.append(loss.item())
                 bar.set_postfix(loss=f"{losses[-1]:.4f}", best=f"{max(state['best_metric'], 0):.4f}")
-                if over_limit(time.perf_counter() - start):
+                if over_limit():
                     out_of_time = True
                     break
             bar.close()
@@ -145,7 +152,7 @@ class Trainer:
             state["elapsed"] += time.perf_counter() - start
             entry["seconds"] = round(time.perf_counter() - start, 3)
             state["history"].append(entry)
-            if over_limit(0.0) and state["stopped"] is None:
+            if over_limit() and state["stopped"] is None:
                 state["stopped"] = "time"
             elif state["epoch"] >= config.epochs and state["stopped"] is None:
                 state["stopped"] = "epochs"
@@ -154,7 +161,6 @@ class Trainer:
                      f"{entry[METRIC]:.4f}" if METRIC in entry else "-", entry["seconds"])
             start = time.perf_counter()
             self._save(module, optimizer, scheduler, state)
-            # checkpoints count as training time: the time limit is on the whole run, as the user waits for it
             state["save_seconds"] = max(state["save_seconds"], time.perf_counter() - start)
             state["elapsed"] += time.perf_counter() - start
 
