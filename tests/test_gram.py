@@ -17,7 +17,7 @@ from genrec.errors import GenrecError
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram import lexical_ids as lexical
 from genrec.models.gram.lexical_ids import with_names
-from genrec.models.gram.model import DecoderLayer
+from genrec.models.gram.model import DecoderLayer, Memory
 from genrec.models.gram.prompts import UserPrompts, item_prompt_texts, newest_first, user_prompt_text
 from genrec.models.gram.recommender import length_bucketed, sample_batch, training_batches
 from genrec.models.gram.similar import top_k_similar
@@ -339,15 +339,27 @@ def test_cached_item_encodings_stay_what_the_decoder_was_trained_on(small, parts
 
 
 def test_cross_attention_with_folded_projections_equals_attending_to_projected_memory():
-    """``cross_attend`` never projects the memory into keys and values; it must still compute exactly
-    multi-head attention over ``cross_kv(memory)``, padding masked."""
+    """``cross_attend`` never projects the memory into keys and values, nor adds the position embeddings
+    to it; it must still compute exactly multi-head attention over ``cross_kv(states + positions)``
+    across all segments, padding masked, with the same gradients for the trained parts."""
     torch.manual_seed(0)
     layer = DecoderLayer(dim=32, heads=4, ff=64, dropout=0.1).eval()
-    x, memory = torch.randn(3, 5, 32), torch.randn(3, 11, 32)
-    mask = torch.rand(3, 11) > 0.3
-    mask[:, 0] = True
-    k, v = layer.cross_kv(memory).chunk(2, dim=-1)
+    x = torch.randn(3, 5, 32, requires_grad=True)
+    user, items = torch.randn(3, 4, 32, requires_grad=True), torch.randn(3, 11, 32)  # items frozen
+    positions = torch.randn(6, 32, requires_grad=True)
+    masks = [torch.rand(3, 4) > 0.3, torch.rand(3, 11) > 0.3]
+    masks[0][:, 0] = True
+    slots = [torch.zeros(3, 4, dtype=torch.long), torch.randint(1, 6, (3, 11))]
+    memory = Memory([user, items], masks, slots, positions)
+
+    dense, mask = memory.dense()
+    k, v = layer.cross_kv(dense).chunk(2, dim=-1)
     split = layer._split
     expected = F.scaled_dot_product_attention(split(layer.cross_q(x)), split(k), split(v),
                                               attn_mask=mask[:, None, None, :]).transpose(1, 2).flatten(2)
-    assert torch.allclose(layer.cross_attend(x, memory, mask), expected, atol=1e-5)
+    trained = [x, user, positions]
+    expected_grads = torch.autograd.grad(expected.square().sum(), trained)
+    out = layer.cross_attend(x, memory)
+    assert torch.allclose(out, expected, atol=1e-5)
+    for got, want in zip(torch.autograd.grad(out.square().sum(), trained), expected_grads):
+        assert torch.allclose(got, want, atol=1e-4)

@@ -3,8 +3,9 @@
 Each prompt (the user prompt, every item prompt) is encoded on its own by one shared encoder, so the
 cost grows linearly with the number of history items rather than quadratically with the total
 length. Item prompts get a learned embedding of their history position (0 is the user prompt), added
-to their encoded states as in the authors' Fusion-in-Decoder wrapper. The decoder cross-attends to all
-encoded prompts at once and predicts the target's lexical ID word by word.
+to their encoded states as in the authors' Fusion-in-Decoder wrapper (kept apart from the states, see
+``Memory``, so that cached item states need no gradient). The decoder cross-attends to all encoded
+prompts at once and predicts the target's lexical ID word by word.
 
 The decoder is a small pre-LN transformer of our own rather than the backbone's: in beam search the
 beams of one user share that user's encoded prompts, so cross-attention runs with the beams folded
@@ -46,6 +47,32 @@ class ItemCache:
 
     states: torch.Tensor  # [n_items, Li, d_items], half precision to halve memory
     mask: torch.Tensor  # [n_items, Li] bool
+
+
+@dataclass
+class Memory:
+    """What the decoder cross-attends to: each user's encoded prompts, in segments (the user prompt, the
+    item prompts), with the history-position embeddings kept apart rather than added to every token.
+
+    A cached item segment is frozen, so with positions kept apart no gradient of its ~1,500 tokens a
+    user is ever formed: only the position table and the trained segments get gradients. Attending to
+    ``states[i] + positions[slots[i]]`` is computed from the two parts (``DecoderLayer.cross_attend``).
+    """
+
+    states: list[torch.Tensor]  # [n, S_i, d] per segment
+    masks: list[torch.Tensor]  # [n, S_i] bool
+    slots: list[torch.Tensor]  # [n, S_i] row of ``positions`` of each token (0 the user prompt)
+    positions: torch.Tensor | None  # [max_items + 1, d], or None without position embeddings
+
+    @property
+    def users(self) -> int:
+        return self.masks[0].shape[0]
+
+    def dense(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(states [n, S, d], mask [n, S])`` with positions added: the same memory in one tensor."""
+        states = [h if self.positions is None else h + self.positions[slot]
+                  for h, slot in zip(self.states, self.slots)]
+        return torch.cat(states, dim=1), torch.cat(self.masks, dim=1)
 
 
 class Backbone(nn.Module):
@@ -115,31 +142,44 @@ class DecoderLayer(nn.Module):
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # [..., L, d] -> [..., H, L, d/H]
         return x.unflatten(-1, (self.heads, -1)).transpose(-3, -2)
 
-    def cross_attend(self, x: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Multi-head attention of queries ``x [n, Q, d]`` over ``memory [n, S, d]`` (``mask [n, S]``).
+    def cross_attend(self, x: torch.Tensor, memory: Memory) -> torch.Tensor:
+        """Multi-head attention of queries ``x [n, Q, d]`` over ``memory`` (padding masked).
 
-        The same function as attending to ``cross_kv(memory)``, computed in another order: a score
-        ``q . (W_k m)`` is ``(W_k^T q) . m`` and an output ``sum a (W_v m + b_v)`` is
+        The same function as attending to ``cross_kv(dense memory)``, computed in another order: a
+        score ``q . (W_k m)`` is ``(W_k^T q) . m`` and an output ``sum a (W_v m + b_v)`` is
         ``W_v (sum a m) + b_v`` (weights sum to one; the key bias adds a constant to a query's scores,
         which softmax ignores). That costs O(heads * Q * S * d) instead of O(S * d^2) for the memory's
         keys and values, with no head transposes of the long memory: Q is 4 ID steps in training and the
-        beams in decoding, against ~1,500 memory tokens.
+        beams in decoding, against ~1,500 memory tokens. Position embeddings enter through the table:
+        ``a . (m + p[slot])`` is ``a . m`` plus a look-up of ``a . p``, and ``sum a p[slot]`` is the
+        weights summed per slot times ``p``, so a frozen segment never needs a gradient.
         """
         n, queries, dim = x.shape
         heads = self.heads
         w_k, w_v = self.cross_kv.weight.view(2, heads, dim // heads, dim).unbind(0)
         q = self.cross_q(x).view(n, queries, heads, -1)
-        folded = torch.einsum("nqhe,hed->nhqd", q, w_k) * (dim // heads) ** -0.5
-        scores = (folded.flatten(1, 2) @ memory.transpose(1, 2)).masked_fill(~mask[:, None, :], -torch.inf)
-        weights = F.dropout(scores.softmax(-1), self.dropout, self.training)
-        context = (weights @ memory).view(n, heads, queries, dim)  # [n, H, Q, d]
-        out = torch.einsum("nhqd,hed->nqhe", context, w_v).flatten(2)
+        folded = torch.einsum("nqhe,hed->nhqd", q, w_k).flatten(1, 2) * (dim // heads) ** -0.5  # [n, HQ, d]
+        table = memory.positions
+        by_slot = None if table is None else folded @ table.T  # [n, HQ, slots]
+        scores = []
+        for states, mask, slot in zip(memory.states, memory.masks, memory.slots):
+            score = folded @ states.transpose(1, 2)
+            if by_slot is not None:
+                score = score + by_slot.gather(2, slot[:, None, :].expand(-1, score.shape[1], -1))
+            scores.append(score.masked_fill(~mask[:, None, :], -torch.inf))
+        weights = F.dropout(torch.cat(scores, dim=2).softmax(-1), self.dropout, self.training)
+        parts = weights.split([h.shape[1] for h in memory.states], dim=2)
+        context = sum(w @ states for w, states in zip(parts, memory.states))
+        if table is not None:
+            slot = torch.cat(memory.slots, dim=1)[:, None, :].expand_as(weights)
+            context = context + weights.new_zeros(by_slot.shape).scatter_add_(2, slot, weights) @ table
+        out = torch.einsum("nhqd,hed->nqhe", context.view(n, heads, queries, dim), w_v).flatten(2)
         return out + self.cross_kv.bias[dim:]
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
+    def forward(self, x: torch.Tensor, memory: Memory,
                 past: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, tuple]:
-        """``x [n, beams, T, d]``; ``memory [n, S, d]`` the encoded prompts; ``past`` holds the
-        self-attention keys/values of earlier steps."""
+        """``x [n, beams, T, d]``; ``memory`` the encoded prompts; ``past`` holds the self-attention
+        keys/values of earlier steps."""
         n, beams, steps, dim = x.shape
         p = self.dropout if self.training else 0.0
         q, k, v = self._split(self.self_qkv(self.norms[0](x)).flatten(0, 1)).chunk(3, dim=-1)
@@ -147,7 +187,7 @@ class DecoderLayer(nn.Module):
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
         h = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=past is None and steps > 1)
         x = x + self.drop(self.self_out(h.transpose(1, 2).flatten(2))).view(n, beams, steps, dim)
-        h = self.cross_attend(self.norms[1](x).view(n, beams * steps, dim), memory, memory_mask)
+        h = self.cross_attend(self.norms[1](x).view(n, beams * steps, dim), memory)
         x = x + self.drop(self.cross_out(h)).view(n, beams, steps, dim)
         x = x + self.drop(self.ff(self.norms[2](x)))
         return x, (k, v)
@@ -197,15 +237,13 @@ class GramNet(nn.Module):
         self.out_bias = nn.Parameter(torch.zeros(len(self.id_words)))
 
     # ---- encoder and late fusion -------------------------------------------------------------
-    def encode(self, batch: PromptBatch, cache: ItemCache | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """All prompts of each user, encoded separately, concatenated: ``(memory [n, S, d], mask [n, S])``."""
-        states, masks = [], []
+    def encode(self, batch: PromptBatch, cache: ItemCache | None = None) -> Memory:
+        """All prompts of each user, encoded separately: the user prompt and the item prompts."""
+        states, masks, slots = [], [], []
         if batch.user_tokens is not None:
-            h = self.backbone(batch.user_tokens, batch.user_mask)
-            if self.position is not None:
-                h = h + self.position.weight[0]
-            states.append(h)
+            states.append(self.backbone(batch.user_tokens, batch.user_mask))
             masks.append(batch.user_mask)
+            slots.append(torch.zeros_like(batch.user_tokens))
         if batch.item_slots is not None:
             if cache is not None:
                 span = max(1, int(cache.mask[batch.items].sum(1).max()))  # prompts are right-padded
@@ -216,13 +254,12 @@ class GramNet(nn.Module):
             if self.item_projection is not None:
                 encoded = self.item_projection(encoded)
             h, m, slot = self._pack(encoded, item_mask, batch.item_slots)
-            if self.position is not None:
-                h = h + self.position(slot + 1)
             states.append(h)
             masks.append(m)
+            slots.append(slot + 1)
         if not states:
             raise GenrecError("GRAM needs the user prompt, the item prompts or both")
-        return torch.cat(states, dim=1), torch.cat(masks, dim=1)
+        return Memory(states, masks, slots, None if self.position is None else self.position.weight)
 
     @staticmethod
     def _pack(encoded: torch.Tensor, mask: torch.Tensor, slots: torch.Tensor):
@@ -269,21 +306,21 @@ class GramNet(nn.Module):
         logits = self.norm(h) @ words.T * h.shape[-1] ** -0.5 + self.out_bias
         return logits.masked_fill(~self.level_mask[levels], -torch.inf).log_softmax(-1)
 
-    def _run(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor, past: list | None):
+    def _run(self, x: torch.Tensor, memory: Memory, past: list | None):
         new_past = []
         for i, layer in enumerate(self.layers):
-            x, kv = layer(x, memory, memory_mask, None if past is None else past[i])
+            x, kv = layer(x, memory, None if past is None else past[i])
             new_past.append(kv)
         return x, new_past
 
     def loss(self, batch: PromptBatch, codes: torch.Tensor, cache: ItemCache | None = None) -> torch.Tensor:
         """Teacher-forced cross-entropy of the targets' IDs (``codes [n, depth]``, -1 past an ID's end)."""
-        memory, memory_mask = self.encode(batch, cache)
+        memory = self.encode(batch, cache)
         depth = codes.shape[1]
         levels = torch.arange(depth, device=codes.device)
         tokens = self.level_tokens[levels, codes.clamp_min(0)]
         inputs = torch.cat([torch.full_like(tokens[:, :1], self.start_token), tokens[:, :-1]], dim=1)
-        h, _ = self._run(self._embed(inputs[:, None], 0), memory, memory_mask, None)
+        h, _ = self._run(self._embed(inputs[:, None], 0), memory, None)
         log_probs = self._logits(h[:, 0], levels)  # [n, depth, words]
         target = self.level_columns[levels, codes.clamp_min(0)]
         picked = log_probs.gather(2, target[..., None]).squeeze(2)
@@ -292,20 +329,17 @@ class GramNet(nn.Module):
 
     def start(self, batch: PromptBatch, cache: ItemCache | None = None) -> dict[str, Any]:
         """The beam-search state of ``n`` users with one beam each."""
-        memory, memory_mask = self.encode(batch, cache)
-        return {"memory": memory, "mask": memory_mask,
-                "past": None, "depth": 0}
+        return {"memory": self.encode(batch, cache), "past": None, "depth": 0}
 
     def step(self, codes: torch.Tensor | None, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
         depth = state["depth"]
-        n = state["mask"].shape[0]
+        n = state["memory"].users
         if codes is None:
-            tokens = torch.full((n, 1), self.start_token, dtype=torch.long, device=state["mask"].device)
+            tokens = torch.full((n, 1), self.start_token, dtype=torch.long, device=self.id_words.device)
         else:
             words = self.level_tokens[depth - 1, codes.clamp_min(0)]
             tokens = torch.where(codes >= 0, words, self.start_token)
-        x, past = self._run(self._embed(tokens[..., None], depth), state["memory"], state["mask"],
-                            state["past"])
+        x, past = self._run(self._embed(tokens[..., None], depth), state["memory"], state["past"])
         level = min(depth, self.level_tokens.shape[0] - 1)
         log_probs = self._logits(x[:, :, 0], torch.tensor(level))
         out = log_probs[..., self.level_columns[level]]  # [n, beams, width]
