@@ -18,7 +18,9 @@ class TrainConfig:
     patience: int = 5  # stop after this many validations without a better validation NDCG@10
     eval_every: int = 1  # validate every this many epochs
     eval_batch_size: int = 1024
-    max_minutes: float = 0.0  # stop (keeping the best checkpoint) after this much training; 0 = no limit
+    # wall-clock limit on the whole fit (epochs, validations, checkpoints), keeping the best checkpoint;
+    # training stops early enough for one more validation and checkpoint to fit; 0 = no limit
+    max_minutes: float = 0.0
     seed: int = 42
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     progress: bool = True
