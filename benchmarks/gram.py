@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from run_records import finished_or_trained
+from run_records import finished_or_trained, keep_ranks
 
 from genrec.config import from_dict
 from genrec.data import leave_one_out, load_dataset
@@ -73,6 +73,7 @@ def train(args: argparse.Namespace) -> None:
                                    "parameters": summary.get("parameters"),
                                    "frozen_parameters": summary.get("frozen_parameters")})
         print(f"{split}: {metrics[split]['metrics']} -> {path}")
+    keep_ranks(Path(args.run_dir) if args.run_dir else None, path)
 
 
 def samples_per_second(model: Gram, batches: list, dedup: bool) -> float:

@@ -1,15 +1,20 @@
 """Shared by the model benchmarks: train (or resume, or reuse) one run directory and record its results.
 
 A benchmark killed half-way is simply started again: finished runs are reused, an unfinished one
-resumes from its checkpoint.
+resumes from its checkpoint. Run on its own, it keeps the per-user test ranks of a run recorded
+before the benchmarks kept them:
+
+    python benchmarks/run_records.py RUN_DIR benchmarks/results/<test record>.json
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from genrec.evaluation.records import write_record
+from genrec.evaluation.significance import load_per_user, save_ranks
 from genrec.runs import CONFIG, METRICS, RunConfig, train_run
 
 DATASETS = ("amazon2014/beauty", "amazon2014/toys", "amazon2014/sports")
@@ -33,11 +38,29 @@ def run_and_record(config: RunConfig, run_dir: Path, variant: str, extra: dict |
     details = {"run_dir": str(run_dir), "params": metrics["params"],
                **{k: train[k] for k in ("epochs", "best_epoch", "stopped") if k in train}, **(extra or {})}
     for split in ("valid", "test"):
-        write_record(config.dataset, config.model, variant, split, metrics[split]["metrics"],
-                     train_seconds=train.get("train_seconds"), eval_seconds=metrics[split]["eval_seconds"],
-                     extra=details)
+        path = write_record(config.dataset, config.model, variant, split, metrics[split]["metrics"],
+                            train_seconds=train.get("train_seconds"),
+                            eval_seconds=metrics[split]["eval_seconds"], extra=details)
+    keep_ranks(run_dir, path)
     return metrics
+
+
+def keep_ranks(run_dir: Path | None, test_record: Path) -> None:
+    """Keep the run's per-user test ranks beside its test record (``<record>.ranks.npz``, a byte a
+    user), so that ``genrec compare`` can pair two records after their run directories are gone."""
+    if run_dir is None:
+        return
+    path = save_ranks(load_per_user(run_dir), test_record.with_suffix(".ranks.npz"))
+    print(f"per-user test ranks -> {path}")
 
 
 def slug(dataset: str) -> str:
     return dataset.replace("/", "-")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="keep a run's per-user test ranks beside its test record")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("test_record", type=Path)
+    args = parser.parse_args()
+    keep_ranks(args.run_dir, args.test_record)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from run_records import finished_or_trained
+from run_records import finished_or_trained, keep_ranks
 
 from genrec.evaluation.records import RESULTS_DIR, write_record
 from genrec.runs import resolve_config
@@ -64,6 +64,8 @@ def main() -> None:
                    "params": metrics["params"]})
         values = ", ".join(f"{k} {v:.4f}" for k, v in metrics[split]["metrics"].items())
         print(f"{split}: {values} -> {path}")
+        if split == "test":
+            keep_ranks(run_dir, path)
 
 
 if __name__ == "__main__":

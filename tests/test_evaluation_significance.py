@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from genrec.cli import app
 from genrec.errors import GenrecError
-from genrec.evaluation.significance import compare_runs, paired_test
+from genrec.evaluation.metrics import per_user_metrics
+from genrec.evaluation.significance import compare_runs, load_per_user, paired_test, save_ranks
 
 N = 400
 
@@ -89,3 +90,21 @@ def test_compare_command(tmp_path):
     assert "ndcg@10" not in result.output
     bad = runner.invoke(app, ["compare", str(run_a), str(run_b), "--metric", "mrr@3"])
     assert bad.exit_code == 2 and "error:" in bad.output and "not in both runs" in bad.output
+
+
+def test_ranks_file_keeps_every_metric_and_compares_like_the_run(tmp_path):
+    """A benchmark record keeps its run's per-user results as one byte a user; reading them back
+    must give the run's metrics exactly, and ``compare`` the same tests as on the run directory."""
+    rng = np.random.default_rng(0)
+    ranks = np.where(rng.random(N) < 0.3, rng.integers(0, 20, N), np.inf)
+    users = rng.permutation(N)
+    run_a = _write_run(tmp_path / "a", users, **per_user_metrics(ranks))
+    run_b = _write_run(tmp_path / "b", np.arange(N), **per_user_metrics(np.roll(ranks, 7)))
+    kept = save_ranks(load_per_user(run_a), tmp_path / "a.ranks.npz")
+    assert kept.stat().st_size < 4 * N  # about a byte a user and a compressed id
+    again = load_per_user(kept)
+    original = load_per_user(run_a)
+    assert np.array_equal(again.users, original.users) and again.values.keys() == original.values.keys()
+    for name, values in original.values.items():
+        assert np.allclose(again.values[name], values, rtol=0, atol=1e-12), name
+    assert compare_runs(kept, run_b) == compare_runs(run_a, run_b)

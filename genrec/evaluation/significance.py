@@ -3,6 +3,11 @@
 Both runs score the same held-out target per user, so the per-user differences are paired: a paired
 t-test (on the mean difference) and a Wilcoxon signed-rank test (no normality assumption; users with
 no difference are dropped, as usual) tell whether a gap in the means is more than noise.
+
+Run directories are large and do not outlive the machine that trained them, so a benchmark record
+keeps its run's per-user results beside it in a compact form (``save_ranks``): each user's target
+rank in the top K, one byte a user, from which every Recall@k and NDCG@k with k <= K is recomputed
+exactly. ``genrec compare`` reads a run directory, a ``per_user.npz`` or such a ranks file.
 """
 
 from __future__ import annotations
@@ -16,8 +21,11 @@ import numpy as np
 from scipy import stats
 
 from genrec.errors import GenrecError
+from genrec.evaluation.metrics import per_user_metrics
+from genrec.io import atomic_write
 
 PER_USER, METRICS = "per_user.npz", "metrics.json"  # as written by genrec.runs
+MISSED = 255  # rank stored for a target outside the top K
 
 
 @dataclass(frozen=True)
@@ -53,13 +61,33 @@ def load_per_user(run: str | Path) -> PerUser:
     with np.load(path, allow_pickle=False) as data:
         if "users" not in data.files:
             raise GenrecError(f"{path}: no 'users' array")
-        values = {name: data[name].astype(np.float64) for name in data.files if name != "users"}
+        if "rank" in data.files:  # a ranks file (save_ranks)
+            rank = np.where(data["rank"] == MISSED, np.inf, data["rank"]).astype(np.float64)
+            values = per_user_metrics(rank, tuple(int(k) for k in data["ks"]))
+        else:
+            values = {name: data[name].astype(np.float64) for name in data.files if name != "users"}
         users = data["users"]
     if any(len(v) != len(users) for v in values.values()):
         raise GenrecError(f"{path}: metric arrays and 'users' differ in length")
     metrics_json = path.parent / METRICS
     dataset = json.loads(metrics_json.read_text()).get("dataset") if metrics_json.is_file() else None
     return PerUser(str(run), dataset, users, values)
+
+
+def save_ranks(per_user: PerUser, path: str | Path) -> Path:
+    """Keep ``per_user`` as ranks (uint8, ``MISSED`` outside the top K, K the largest cut-off it has):
+    the target's 0-based rank r is exact from NDCG@K = 1 / log2(r + 2)."""
+    ks = sorted(int(name.split("@")[1]) for name in per_user.values if name.startswith("ndcg@"))
+    if not ks or ks[-1] >= MISSED:
+        raise GenrecError(f"{per_user.source}: no NDCG@K with K < {MISSED} to keep ranks from")
+    k = ks[-1]
+    hit = per_user.values[f"recall@{k}"] > 0
+    ndcg = np.where(hit, per_user.values[f"ndcg@{k}"], 1.0)
+    rank = np.where(hit, np.rint(2.0 ** (1.0 / ndcg) - 2.0), MISSED).astype(np.uint8)
+    path = Path(path)
+    atomic_write(path, lambda f: np.savez_compressed(f, users=per_user.users.astype(np.int32), rank=rank,
+                                                     ks=np.array(ks, dtype=np.int16)))
+    return path
 
 
 def align(a: PerUser, b: PerUser) -> np.ndarray:
