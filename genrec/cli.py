@@ -111,7 +111,8 @@ def compare(
     metric: Annotated[Optional[list[str]], typer.Option(help="Metric to test, e.g. ndcg@10 (repeatable; "
                                                         "default: all).")] = None,
 ) -> None:
-    """Paired significance tests of run B against run A on their per-user test metrics."""
+    """Paired significance tests of run B against run A on their per-user test metrics (each a run
+    directory, its per_user.npz, or a benchmark record's .ranks.npz)."""
     from genrec.evaluation.significance import compare_runs, comparison_table
 
     typer.echo(comparison_table(compare_runs(run_a, run_b, metric), str(run_a), str(run_b)))

@@ -53,7 +53,8 @@ class PairedTest:
 
 
 def load_per_user(run: str | Path) -> PerUser:
-    """A run directory (its ``per_user.npz``, dataset from ``metrics.json``) or an ``.npz`` file."""
+    """A run directory (its ``per_user.npz``, dataset from ``metrics.json``), a ``per_user.npz`` or a
+    ranks file (``save_ranks``)."""
     run = Path(run)
     path = run / PER_USER if run.is_dir() else run
     if not path.is_file():
