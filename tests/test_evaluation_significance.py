@@ -108,3 +108,14 @@ def test_ranks_file_keeps_every_metric_and_compares_like_the_run(tmp_path):
     for name, values in original.values.items():
         assert np.allclose(again.values[name], values, rtol=0, atol=1e-12), name
     assert compare_runs(kept, run_b) == compare_runs(run_a, run_b)
+
+
+def test_ranks_file_takes_its_dataset_from_the_record_beside_it(tmp_path):
+    run = _write_run(tmp_path / "run", np.arange(N), dataset="amazon2014/toys",
+                     **per_user_metrics(np.full(N, np.inf)))
+    kept = save_ranks(load_per_user(run), tmp_path / "toys-record.ranks.npz")
+    (tmp_path / "toys-record.json").write_text(json.dumps({"dataset": "amazon2014/toys"}))
+    other = _write_run(tmp_path / "beauty", np.arange(N), **per_user_metrics(np.full(N, np.inf)))
+    assert load_per_user(kept).dataset == "amazon2014/toys"
+    with pytest.raises(GenrecError, match="different datasets"):
+        compare_runs(kept, other)

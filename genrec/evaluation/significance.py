@@ -26,6 +26,7 @@ from genrec.io import atomic_write
 
 PER_USER, METRICS = "per_user.npz", "metrics.json"  # as written by genrec.runs
 MISSED = 255  # rank stored for a target outside the top K
+RANKS = ".ranks.npz"  # a ranks file's suffix, beside the benchmark record ``<name>.json``
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,10 @@ def load_per_user(run: str | Path) -> PerUser:
         users = data["users"]
     if any(len(v) != len(users) for v in values.values()):
         raise GenrecError(f"{path}: metric arrays and 'users' differ in length")
-    metrics_json = path.parent / METRICS
-    dataset = json.loads(metrics_json.read_text()).get("dataset") if metrics_json.is_file() else None
+    # the run's metrics.json, or the benchmark record that a ranks file sits beside
+    described = path.with_name(path.name.removesuffix(RANKS) + ".json") if path.name.endswith(RANKS) \
+        else path.parent / METRICS
+    dataset = json.loads(described.read_text()).get("dataset") if described.is_file() else None
     return PerUser(str(run), dataset, users, values)
 
 
