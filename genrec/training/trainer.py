@@ -91,7 +91,8 @@ class Trainer:
                 between epochs count (the user waits for them), plus earlier processes' training."""
                 return resumed_seconds + time.perf_counter() - entered
 
-            self._loop(module, batches, loss_fn, validate, steps_per_epoch, optimizer, scheduler, state, clock)
+            self._loop(module, batches, loss_fn, validate, steps_per_epoch, optimizer, scheduler, state,
+                       clock)
         if state["best_state"] is not None:
             module.load_state_dict(state["best_state"])
         log.info("training stopped (%s) after %d epochs; best %s %.4f at epoch %s", state["stopped"],
@@ -161,8 +162,9 @@ class Trainer:
                      f"{entry[METRIC]:.4f}" if METRIC in entry else "-", entry["seconds"])
             start = time.perf_counter()
             self._save(module, optimizer, scheduler, state)
-            state["save_seconds"] = max(state["save_seconds"], time.perf_counter() - start)
-            state["elapsed"] += time.perf_counter() - start
+            saved_in = time.perf_counter() - start
+            state["save_seconds"] = max(state["save_seconds"], saved_in)
+            state["elapsed"] += saved_in
 
     def _validate(self, module: torch.nn.Module, validate: Callable[[], float], state: dict) -> float:
         module.eval()
@@ -201,7 +203,8 @@ class Trainer:
         if checkpoint.get("config") != asdict(self.config):
             log.warning("%s was written with a different training config; resuming anyway", self.path)
         _set_rng_states(checkpoint["rng"])
-        return {"validation_seconds": 0.0, "save_seconds": 0.0, **checkpoint["state"]}  # older checkpoints lack them
+        # older checkpoints lack the longest validation and save
+        return {"validation_seconds": 0.0, "save_seconds": 0.0, **checkpoint["state"]}
 
 
 def _rng_states() -> dict:
