@@ -171,8 +171,10 @@ class DecoderLayer(nn.Module):
         parts = weights.split([h.shape[1] for h in memory.states], dim=2)
         context = sum(w @ states for w, states in zip(parts, memory.states))
         if table is not None:
-            slot = torch.cat(memory.slots, dim=1)[:, None, :].expand_as(weights)
-            context = context + weights.new_zeros(by_slot.shape).scatter_add_(2, slot, weights) @ table
+            per_slot = weights.new_zeros(by_slot.shape)  # each query's weights summed per history slot
+            for w, slot in zip(parts, memory.slots):
+                per_slot.scatter_add_(2, slot[:, None, :].expand_as(w), w)
+            context = context + per_slot @ table
         out = torch.einsum("nhqd,hed->nqhe", context.view(n, heads, queries, dim), w_v).flatten(2)
         return out + self.cross_kv.bias[dim:]
 
