@@ -283,8 +283,8 @@ class GramNet(nn.Module):
         return self.backbone if self.item_encoder is None else self.item_encoder
 
     def encode_items(self, tokens: torch.Tensor, mask: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-        """``[U, Li, d_items]`` encodings of item prompts (before any projection), in chunks of similar length so that little
-        padding is encoded (item prompts differ a lot in length)."""
+        """``[U, Li, d_items]`` encodings of item prompts (before any projection), in chunks of similar
+        length so that little padding is encoded (item prompts differ a lot in length)."""
         encoder = self.item_reader
         lengths = mask.sum(1)
         order = torch.argsort(lengths)
