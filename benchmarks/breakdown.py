@@ -23,9 +23,9 @@ import torch
 
 from genrec.data import leave_one_out
 from genrec.data.dataset import EvalSet
+from genrec.errors import GenrecError
 from genrec.evaluation.breakdown import HISTORY_EDGES, POPULARITY_EDGES, bucket_means
 from genrec.evaluation.protocol import evaluate
-from genrec.errors import GenrecError
 from genrec.runs import PER_USER, load_run, load_run_data
 
 METRIC = "ndcg@10"

@@ -14,7 +14,6 @@ trained Beauty model (CE where trained) evaluates all 22,363 Beauty test users: 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
@@ -70,7 +69,8 @@ def main() -> None:
         for loss in args.losses:
             overrides = [f"loss={loss}", f"train.threads={args.threads}", "train.progress=false",
                          *args.overrides]
-            variant = ",".join([f"loss={loss}", *args.overrides])  # a tuned variant never replaces the default's record
+            # a tuned variant never replaces the default's record
+            variant = ",".join([f"loss={loss}", *args.overrides])
             tuned = "".join(f"-{o}" for o in args.overrides).replace("/", "-")
             run_dir = args.out / f"{slug(dataset)}-sasrec-{loss}{tuned}"
             metrics = run_and_record(resolve_config("sasrec", dataset, overrides), run_dir, variant)

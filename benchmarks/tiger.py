@@ -4,10 +4,12 @@
         --run-dir runs/tiger-beauty-rq-kmeans
 
 Trains through ``genrec.runs.train_run`` (the trainer checkpoints every epoch; running the same
-command again resumes an unfinished run directory, or re-records a finished one), evaluates the whole catalogue on validation and
-test, and writes one record per split: model ``tiger``, variant ``tokenizer=<method>`` (the
-decoder-only architecture: ``decoder-only``, plus ``,tokenizer=<method>`` for a non-default
-tokenizer), then any ``tokenizer_params`` overrides (``,subspaces=3``). ``--set key=value`` overrides any TigerConfig field, e.g. ``--set train.max_minutes=90``.
+command again resumes an unfinished run directory, or re-records a finished one), evaluates the
+whole catalogue on validation and test, and writes one record per split: model ``tiger``, variant
+``tokenizer=<method>`` (the decoder-only architecture: ``decoder-only``, plus
+``,tokenizer=<method>`` for a non-default tokenizer), then any ``tokenizer_params`` overrides
+(``,subspaces=3``). ``--set key=value`` overrides any TigerConfig field, e.g.
+``--set train.max_minutes=90``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ app.add_typer(data_app, name="data")
 DataDir = Annotated[Optional[str], typer.Option("--data-dir", help="Dataset folder (default: $GENREC_DATA, "
                                                 "../shared/data, or the per-user cache).")]
 DataOptions = Annotated[Optional[list[str]], typer.Option(
-    "--data-option", "-o", help="A loader option, key=value (repeatable): kcore, user_col, item_col, time_col, "
-    "items, item_id_col, sep, download; e.g. -o user_col=uid -o kcore=5 for a CSV log.")]
+    "--data-option", "-o", help="A loader option, key=value (repeatable): kcore, user_col, item_col, "
+    "time_col, items, item_id_col, sep, download; e.g. -o user_col=uid -o kcore=5 for a CSV log.")]
 Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: key=value, "
                                                          "e.g. --set train.lr=0.001 (repeatable).")]
 
@@ -71,9 +71,11 @@ def train(
     set_: Overrides = None,
     config: Annotated[Optional[Path], typer.Option(help="A YAML config (e.g. a run's config.yaml).")] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Where the run is written.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir from its last checkpoint.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir from its last "
+                                         "checkpoint.")] = False,
     exclude_history: Annotated[bool, typer.Option(help="Mask already-seen items at evaluation.")] = False,
-    loss: Annotated[Optional[str], typer.Option(help="Shorthand for --set loss=... (sasrec: ce or bce).")] = None,
+    loss: Annotated[Optional[str], typer.Option(help="Shorthand for --set loss=... (sasrec: ce or "
+                                                "bce).")] = None,
     tokenizer: Annotated[Optional[str], typer.Option(help="Shorthand for --set tokenizer=... (semantic-ID "
                                                      "models).")] = None,
     data_dir: DataDir = None,
@@ -159,7 +161,8 @@ def serve(
 @friendly_errors
 def run_cmd(
     dataset: Annotated[str, typer.Option(help="Dataset name or path.")] = "amazon2014/beauty",
-    models: Annotated[str, typer.Option(help="Comma-separated models, trained one after another.")] = "popularity,sasrec",
+    models: Annotated[str, typer.Option(help="Comma-separated models, trained one after "
+                                        "another.")] = "popularity,sasrec",
     out: Annotated[Path, typer.Option(help="Folder for the run directories.")] = Path("runs"),
     max_minutes: Annotated[Optional[float], typer.Option(help="Training time limit of each trained model "
                                                          "(default: each model's own).")] = None,
@@ -186,8 +189,8 @@ def tokenize(
     dataset: Annotated[str, typer.Option(help="Dataset name or path.")] = "amazon2014/beauty",
     method: Annotated[str, typer.Option(help="rq-kmeans, rq-vae, pq, opq or hierarchical.")] = "rq-kmeans",
     set_: Overrides = None,
-    encoder: Annotated[str, typer.Option(help="minilm, a sentence-transformers model or folder, cf:RUN_DIR for "
-                                         "a SASRec run's item table, or a fusion such as "
+    encoder: Annotated[str, typer.Option(help="minilm, a sentence-transformers model or folder, cf:RUN_DIR "
+                                         "for a SASRec run's item table, or a fusion such as "
                                          "minilm+cf:RUN*0.5.")] = "minilm",
     out: Annotated[Optional[Path], typer.Option(help="Folder for the IDs (default semantic_ids/<dataset>-"
                                                 "<method>).")] = None,
@@ -209,7 +212,8 @@ def tokenize(
     write_json(out / "report.json", quality)
     write_text(out / "report.md", report_markdown(quality))
     typer.echo(report_markdown(quality) if report else
-               f"{ids.n_items:,} {method} IDs, collision rate {ids.stats['collision_rate']:.4f}, written to {out}")
+               f"{ids.n_items:,} {method} IDs, collision rate {ids.stats['collision_rate']:.4f}, "
+               f"written to {out}")
 
 
 def main() -> None:

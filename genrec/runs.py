@@ -52,11 +52,12 @@ def resolve_config(model: str, dataset: str, overrides: list[str] = (), config_f
     cls = model_class(base.get("model", model))
     params = to_dict(cls.Config())
     params = _deep_update(params, base.get("params", {}))
-    params = to_dict(from_dict(cls.Config, apply_overrides(params, list(overrides)), where=f"{cls.name} config"))
-    return RunConfig(model=cls.name, dataset=base.get("dataset", dataset), data_dir=data_dir or base.get("data_dir"),
-                     ks=list(base.get("ks", DEFAULT_KS)),
-                     exclude_history=bool(exclude_history or base.get("exclude_history", False)), params=params,
-                     data_options={**base.get("data_options", {}), **(data_options or {})})
+    params = to_dict(from_dict(cls.Config, apply_overrides(params, list(overrides)),
+                               where=f"{cls.name} config"))
+    return RunConfig(model=cls.name, dataset=base.get("dataset", dataset),
+                     data_dir=data_dir or base.get("data_dir"), ks=list(base.get("ks", DEFAULT_KS)),
+                     exclude_history=bool(exclude_history or base.get("exclude_history", False)),
+                     params=params, data_options={**base.get("data_options", {}), **(data_options or {})})
 
 
 def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
@@ -152,7 +153,8 @@ def results_table(metrics: dict) -> str:
 def compare_table(runs: list[dict], split: str = "test") -> str:
     """One Markdown table comparing finished runs (metrics.json contents) on one split."""
     names = list(runs[0][split]["metrics"])
-    lines = [f"{split} on {runs[0]['dataset']} (full ranking, exclude_history={runs[0]['exclude_history']})", "",
+    lines = [f"{split} on {runs[0]['dataset']} (full ranking, "
+             f"exclude_history={runs[0]['exclude_history']})", "",
              "| model | " + " | ".join(names) + " | train s |", "|---|" + "---|" * (len(names) + 1)]
     for run in runs:
         values = run[split]["metrics"]
@@ -171,7 +173,8 @@ def seed_everything(seed: int) -> None:
 def _deep_update(base: dict, update: dict) -> dict:
     out = dict(base)
     for key, value in update.items():
-        out[key] = _deep_update(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _deep_update(out[key], value) if nested else value
     return out
 
 
@@ -182,7 +185,8 @@ def _read_json(path: Path) -> dict:
 def _log_to(path: Path) -> None:
     """Log to the run's log.txt as well as the console (once per file)."""
     log.setLevel(logging.INFO)
-    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve() for h in log.handlers):
+    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path.resolve()
+               for h in log.handlers):
         handler = logging.FileHandler(path)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)

@@ -17,7 +17,8 @@ def test_data_info_prints_the_published_counts(beauty, name, users, items, inter
     result = runner.invoke(app, ["data", "info", name])
     assert result.exit_code == 0, result.output
     lines = dict(line.split(None, 1) for line in result.output.splitlines() if line.strip())
-    assert (lines["users"].strip(), lines["items"].strip(), lines["interactions"].strip()) == (users, items, interactions)
+    assert (lines["users"].strip(), lines["items"].strip(),
+            lines["interactions"].strip()) == (users, items, interactions)
 
 
 def test_unknown_dataset_is_one_clear_line():
@@ -47,13 +48,15 @@ def test_train_evaluate_recommend_popularity(beauty, tmp_path):
 
 def test_loader_options_reach_the_loader_and_the_run(tmp_path):
     log = "tests/data/log.csv"
-    opts = ["-o", "user_col=uid", "-o", "item_col=sku", "-o", "time_col=ts", "-o", "items=tests/data/items.csv"]
+    opts = ["-o", "user_col=uid", "-o", "item_col=sku", "-o", "time_col=ts",
+            "-o", "items=tests/data/items.csv"]
     info = runner.invoke(app, ["data", "info", log, *opts])
     assert info.exit_code == 0, info.output
     assert "error" not in info.output and "users" in info.output
 
     run = tmp_path / "run"
-    trained = runner.invoke(app, ["train", "--model", "popularity", "--dataset", log, "--run-dir", str(run), *opts])
+    trained = runner.invoke(app, ["train", "--model", "popularity", "--dataset", log,
+                                  "--run-dir", str(run), *opts])
     assert trained.exit_code == 0, trained.output
     again = runner.invoke(app, ["evaluate", str(run)])  # the saved config must rebuild the same dataset
     assert again.exit_code == 0, again.output
@@ -63,6 +66,7 @@ def test_loader_options_reach_the_loader_and_the_run(tmp_path):
 
 
 def test_run_prints_one_comparison_table(beauty, tmp_path):
-    result = runner.invoke(app, ["run", "--models", "popularity", "--max-minutes", "1", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["run", "--models", "popularity", "--max-minutes", "1",
+                                 "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "| popularity |" in result.output and len(list(tmp_path.iterdir())) == 1

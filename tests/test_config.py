@@ -43,4 +43,5 @@ def test_bad_overrides_name_the_field(override, message):
 def test_overrides_read_scientific_notation_as_numbers():
     from genrec.config import apply_overrides
 
-    assert apply_overrides({}, ["train.lr=3e-4", "name=abc", "n=5"]) == {"train": {"lr": 3e-4}, "name": "abc", "n": 5}
+    expected = {"train": {"lr": 3e-4}, "name": "abc", "n": 5}
+    assert apply_overrides({}, ["train.lr=3e-4", "name=abc", "n=5"]) == expected

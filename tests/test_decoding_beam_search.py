@@ -44,7 +44,7 @@ def random_ids(rng: np.random.Generator, n_items: int, vocab_sizes: list[int], v
         codes = np.unique(codes, axis=0)[:n_items]
         return SemanticIds.from_array(codes, vocab_sizes, "random")
     lengths = rng.integers(1, len(vocab_sizes) + 1, size=len(codes))
-    rows = sorted({tuple(c[:l]) for c, l in zip(codes.tolist(), lengths)})
+    rows = sorted({tuple(c[:length]) for c, length in zip(codes.tolist(), lengths)})
     leaves = [r for r in rows if not any(len(o) > len(r) and o[:len(r)] == r for o in rows)][:n_items]
     return SemanticIds(Ragged.from_lists(leaves), vocab_sizes, "random")
 

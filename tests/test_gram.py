@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from genrec.data.dataset import SequenceDataset, leave_one_out
 from genrec.data.ragged import Ragged
 from genrec.decoding import exhaustive_scores
-from genrec.errors import GenrecError
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram import lexical_ids as lexical
 from genrec.models.gram.lexical_ids import with_names

@@ -10,7 +10,11 @@ from genrec.errors import GenrecError
 from genrec.semantic_ids.build import tokenize_embeddings
 from genrec.semantic_ids.codes import SemanticIds
 from genrec.semantic_ids.hierarchical import (
-    _WORD, HierarchicalConfig, HierarchicalKMeans, name_children, term_matrix,
+    _WORD,
+    HierarchicalConfig,
+    HierarchicalKMeans,
+    name_children,
+    term_matrix,
 )
 
 N_ITEMS, K = 2000, 32

@@ -17,7 +17,8 @@ def test_http_api_serves_a_saved_run(beauty, tmp_path):
     assert [row["rank"] for row in rows] == [1, 2, 3, 4, 5]
     assert all(row["title"] for row in rows) and rows[0]["score"] >= rows[-1]["score"]
 
-    masked = client.post("/recommend", json={"history": [rows[0]["item_id"]], "k": 5, "exclude_history": True})
+    masked = client.post("/recommend",
+                         json={"history": [rows[0]["item_id"]], "k": 5, "exclude_history": True})
     assert rows[0]["item_id"] not in [row["item_id"] for row in masked.json()["items"]]
 
     unknown = client.post("/recommend", json={"history": ["NOPE"]})

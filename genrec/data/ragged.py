@@ -29,7 +29,8 @@ class Ragged:
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        values = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]) if rows else np.zeros(0, np.int64)
+        values = (np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]) if rows
+                  else np.zeros(0, np.int64))
         return cls(values.astype(np.int64, copy=False), offsets)
 
     @classmethod

@@ -13,7 +13,8 @@ HISTORY_EDGES = (1, 4, 6, 8, 11, 21)  # history length: buckets [1, 4), [4, 6), 
 POPULARITY_EDGES = (0, 5, 20, 50, 100)  # the target's count in the training sequences
 
 
-def bucket_means(values: np.ndarray, keys: np.ndarray, edges: tuple[int, ...]) -> list[tuple[str, int, float]]:
+def bucket_means(values: np.ndarray, keys: np.ndarray,
+                 edges: tuple[int, ...]) -> list[tuple[str, int, float]]:
     """``(bucket label, users, mean value)`` per bucket ``edges[i] <= key < edges[i + 1]``, the last open.
 
     Keys below the first edge are left out, and empty buckets are skipped, so every row is a real mean."""

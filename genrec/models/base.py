@@ -48,7 +48,8 @@ class Recommender(ABC):
         """
 
     @abstractmethod
-    def recommend(self, histories: Ragged, k: int, exclude_history: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def recommend(self, histories: Ragged, k: int,
+                  exclude_history: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` items for every history, best first: ``(items [n, k] int64, scores [n, k] float32)``.
 
         Where fewer than ``k`` items can be produced, the row is padded with item ``-1``.
@@ -72,7 +73,8 @@ class ScoringRecommender(Recommender):
         """``[n, n_items]`` scores, higher is better."""
 
     @torch.no_grad()
-    def recommend(self, histories: Ragged, k: int, exclude_history: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def recommend(self, histories: Ragged, k: int,
+                  exclude_history: bool = False) -> tuple[np.ndarray, np.ndarray]:
         scores = self.score(histories).float()
         if exclude_history:
             scores = scores.clone()  # score() may return a shared or expanded tensor

@@ -41,7 +41,8 @@ def tokenize_embeddings(embeddings: np.ndarray, texts: list[str], method: str, p
     token_names = output.token_names
     if token_names is not None:  # disambiguation codes are named by their number
         token_names = [list(names) + [f"#{c}" for c in range(len(names), size)]
-                       for names, size in zip(token_names + [[]] * len(unique.vocab_sizes), unique.vocab_sizes)]
+                       for names, size in zip(token_names + [[]] * len(unique.vocab_sizes),
+                                              unique.vocab_sizes)]
     stats = {**output.stats, "fit_seconds": fit_seconds, "collision_rate": unique.collision_rate,
              "colliding_items": unique.colliding_items, "max_items_per_id": unique.max_group,
              "disambiguation_level": unique.added_level}

@@ -47,7 +47,8 @@ class SemanticIds:
     def from_array(cls, codes: np.ndarray, vocab_sizes: list[int], method: str, **kwargs) -> SemanticIds:
         """Fixed-length IDs from an ``[n_items, n_levels]`` array."""
         n, length = codes.shape
-        return cls(Ragged.from_lengths(codes.reshape(-1), np.full(n, length)), list(vocab_sizes), method, **kwargs)
+        return cls(Ragged.from_lengths(codes.reshape(-1), np.full(n, length)), list(vocab_sizes), method,
+                   **kwargs)
 
     @property
     def n_items(self) -> int:
@@ -88,7 +89,8 @@ class SemanticIds:
             "vocab_sizes": self.vocab_sizes, "token_names": self.token_names, "stats": self.stats,
             "n_items": self.n_items,
         }
-        atomic_write(directory / CODES_FILE, lambda f: np.savez(f, values=self.codes.values, offsets=self.codes.offsets))
+        atomic_write(directory / CODES_FILE,
+                     lambda f: np.savez(f, values=self.codes.values, offsets=self.codes.offsets))
         write_json(directory / META_FILE, meta)
 
     @classmethod

@@ -19,7 +19,8 @@ class RecommendationService:
         self.run_dir = Path(run_dir)
         self.model, self.dataset, self.config = load_run(run_dir)
         records = self.dataset.item_records
-        self.index = {str(r["asin"]): i for i, r in enumerate(records) if "asin" in r} | self.dataset.item_index()
+        self.index = ({str(r["asin"]): i for i, r in enumerate(records) if "asin" in r}
+                      | self.dataset.item_index())
 
     def recommend(self, history: list[str], k: int = 10, exclude_history: bool = False) -> list[dict]:
         """Rows of rank, original item id, score, title (and the semantic ID where the model has one)."""

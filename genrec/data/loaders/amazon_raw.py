@@ -166,7 +166,8 @@ def _locate_review_error(path: Path) -> int:
     """Raise a DataError at the first line that is not a review object with the three fields; else
     return the number of reviews (0 for a file with none)."""
     n = 0
-    for n, (line_no, line) in enumerate(_lines(path), 1):
+    for line_no, line in _lines(path):
+        n += 1
         review = json_object(line, path, line_no)
         for field in (USER, ITEM):
             if not isinstance(review.get(field), str) or not review[field]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from genrec.data.dataset import SequenceDataset
-from genrec.data.ragged import Ragged
 from genrec.data.loaders.jsonlines import json_object
+from genrec.data.ragged import Ragged
 from genrec.errors import DataError
 
 SEQUENCES, ITEMS = "sequences.txt", "items.jsonl"
@@ -47,7 +47,8 @@ def _read_items(path: Path) -> tuple[list[str], list[dict]]:
                 raise DataError("missing item id", path, line_no, "id")
             item_id = str(record.pop("id"))
             if item_id in seen:
-                raise DataError(f"duplicate item id {item_id} (first on line {seen[item_id]})", path, line_no, "id")
+                raise DataError(f"duplicate item id {item_id} (first on line {seen[item_id]})",
+                                path, line_no, "id")
             seen[item_id] = line_no
             ids.append(item_id)
             records.append(record)

@@ -280,7 +280,8 @@ class Gram(Recommender):
             if self.cached and self.cache is None:
                 self.refresh_cache()
             items, scores = [], []
-            chunk = max(1, self.config.train.eval_batch_size)  # bounds the fused memory and the beams' attention
+            # bounds the fused memory and the beams' attention
+            chunk = max(1, self.config.train.eval_batch_size)
             for lo in range(0, len(histories), chunk):
                 part = histories.select(np.arange(lo, min(lo + chunk, len(histories))))
                 state = self.net.start(self.prompt_batch(part), self.cache)
