@@ -223,7 +223,7 @@ class GramNet(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(dim, decoder_heads, decoder_ff, dropout)
                                     for _ in range(decoder_layers))
         self.norm = nn.LayerNorm(dim)
-        # the output vocabulary is the set of ID words; level l may only produce its own codes
+        # the output vocabulary is the set of ID words; level l scores only its own codes' words
         # id_token_ids: [levels, width] vocabulary id of each code's word, -1 past a level's codes
         words, columns = torch.unique(id_token_ids, return_inverse=True)
         valid = id_token_ids >= 0
@@ -231,11 +231,10 @@ class GramNet(nn.Module):
         self.register_buffer("id_words", words[offset:], persistent=False)
         self.register_buffer("level_tokens", id_token_ids.clamp_min(0), persistent=False)
         self.register_buffer("level_columns", torch.where(valid, columns - offset, 0), persistent=False)
-        level_mask = torch.zeros(depth, len(self.id_words), dtype=torch.bool)
-        rows = torch.arange(depth)[:, None].expand_as(valid)
-        level_mask[rows[valid], (columns - offset)[valid]] = True
-        self.register_buffer("level_mask", level_mask, persistent=False)
-        self.register_buffer("code_valid", valid, persistent=False)
+        self.level_sizes = valid.sum(1).tolist()  # level l's codes are 0 .. size - 1
+        for level, size in enumerate(self.level_sizes):
+            if torch.unique(self.level_columns[level, :size]).numel() != size:
+                raise GenrecError(f"two codes of ID level {level} have the same word")
         self.out_bias = nn.Parameter(torch.zeros(len(self.id_words)))
 
     # ---- encoder and late fusion -------------------------------------------------------------
@@ -302,11 +301,14 @@ class GramNet(nn.Module):
         steps = torch.arange(start, start + tokens.shape[-1], device=tokens.device)
         return self.backbone.embeddings(tokens) + self.step_embedding(steps)
 
-    def _logits(self, h: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities over the ID words, each position normalised over its level's words only."""
-        words = self.backbone.embeddings.weight[self.id_words]
-        logits = self.norm(h) @ words.T * h.shape[-1] ** -0.5 + self.out_bias
-        return logits.masked_fill(~self.level_mask[levels], -torch.inf).log_softmax(-1)
+    def _logits(self, h: torch.Tensor, level: int) -> torch.Tensor:
+        """Log-probabilities ``[..., size]`` of ID level ``level``'s codes: the states against the words
+        of that level only. No other ID word may come there, so none is scored (Beauty's first level
+        has 128 of its 7,285 ID words)."""
+        columns = self.level_columns[level, : self.level_sizes[level]]
+        words = self.backbone.embeddings.weight[self.id_words[columns]]
+        logits = self.norm(h) @ words.T * h.shape[-1] ** -0.5 + self.out_bias[columns]
+        return logits.log_softmax(-1)
 
     def _run(self, x: torch.Tensor, memory: Memory, past: list | None):
         new_past = []
@@ -319,13 +321,12 @@ class GramNet(nn.Module):
         """Teacher-forced cross-entropy of the targets' IDs (``codes [n, depth]``, -1 past an ID's end)."""
         memory = self.encode(batch, cache)
         depth = codes.shape[1]
-        levels = torch.arange(depth, device=codes.device)
-        tokens = self.level_tokens[levels, codes.clamp_min(0)]
+        target = codes.clamp_min(0)
+        tokens = self.level_tokens[torch.arange(depth, device=codes.device), target]
         inputs = torch.cat([torch.full_like(tokens[:, :1], self.start_token), tokens[:, :-1]], dim=1)
         h, _ = self._run(self._embed(inputs[:, None], 0), memory, None)
-        log_probs = self._logits(h[:, 0], levels)  # [n, depth, words]
-        target = self.level_columns[levels, codes.clamp_min(0)]
-        picked = log_probs.gather(2, target[..., None]).squeeze(2)
+        picked = torch.stack([self._logits(h[:, 0, level], level).gather(1, target[:, level, None])
+                              for level in range(depth)], dim=1).squeeze(2)  # [n, depth]
         valid = codes >= 0
         return -(picked * valid).sum() / valid.sum().clamp_min(1)
 
@@ -342,11 +343,8 @@ class GramNet(nn.Module):
             words = self.level_tokens[depth - 1, codes.clamp_min(0)]
             tokens = torch.where(codes >= 0, words, self.start_token)
         x, past = self._run(self._embed(tokens[..., None], depth), state["memory"], state["past"])
-        level = min(depth, self.level_tokens.shape[0] - 1)
-        log_probs = self._logits(x[:, :, 0], torch.tensor(level))
-        out = log_probs[..., self.level_columns[level]]  # [n, beams, width]
-        out = out.masked_fill(~self.code_valid[level], -torch.inf)
-        return out, {**state, "past": past, "depth": depth + 1}
+        level = min(depth, len(self.level_sizes) - 1)
+        return self._logits(x[:, :, 0], level), {**state, "past": past, "depth": depth + 1}
 
     def reorder(self, state: dict[str, Any], parents: torch.Tensor) -> dict[str, Any]:
         n, beams = parents.shape
