@@ -6,6 +6,7 @@
     OMP_NUM_THREADS=1 python benchmarks/gram.py throughput --dataset amazon2014/beauty [--batches 8]
         [--label cpu-small] [--set ids_dir=... cf_run=... max_items=10 ...]
     OMP_NUM_THREADS=1 python benchmarks/gram.py inputs --run-dir runs/gram-beauty [--label cache_items=true]
+    OMP_NUM_THREADS=1 python benchmarks/gram.py decoding --run-dir runs/gram-beauty [--users 1024] [--label x]
 
 ``train`` runs ``genrec train --model gram`` (through ``genrec.runs.train_run``, so runs checkpoint
 and resume; a finished run directory is recorded again) and writes one record per split, model
@@ -15,6 +16,8 @@ settings, e.g. ``cache_items=true``).
 comparable: every item prompt encoded (no de-duplication), each distinct item of a batch encoded once,
 and item encodings cached by a frozen encoder snapshot. It records training samples per second of
 each (model ``training:gram``), plus the seconds one cache refresh takes.
+``decoding`` times the trie beam search of a finished run on a fixed sample of test users (top-10,
+the run's beam size) and records users per second (model ``decoding:gram``).
 ``inputs`` asks which granularity a trained run relies on: it decodes the run's validation sample
 (the users its early stopping used) as trained, then with the item prompts and with the user prompt
 left out at inference, and records the three NDCG@10 and Recall@10 side by side (model
@@ -143,24 +146,40 @@ def inputs(args: argparse.Namespace) -> None:
     print("->", path)
 
 
+def decoding(args: argparse.Namespace) -> None:
+    if not args.run_dir:
+        raise SystemExit("decoding: --run-dir names a finished GRAM run")
+    model, dataset, config = load_run(args.run_dir)
+    test = leave_one_out(dataset).test.sample(args.users, 0)
+    start = time.perf_counter()
+    model.recommend(test.histories, 10)
+    seconds = time.perf_counter() - start
+    metrics = {"users_per_second": len(test) / seconds, "seconds": seconds}
+    path = write_record(config.dataset, "decoding:gram", args.label, "test", metrics, command=_command(),
+                        extra={"run_dir": str(args.run_dir), "users": len(test), "k": 10,
+                               "beam_size": model.config.beam_size, "threads": torch.get_num_threads()})
+    print(f"{len(test)} users in {seconds:.1f} s ->", path)
+
+
 def _command() -> str:
     return "OMP_NUM_THREADS=1 python " + " ".join(shlex.quote(a) for a in sys.argv)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["train", "throughput", "inputs"])
+    parser.add_argument("mode", choices=["train", "throughput", "inputs", "decoding"])
     parser.add_argument("--dataset", default="amazon2014/beauty")
     parser.add_argument("--variant", default="", choices=list(ABLATIONS))
     parser.add_argument("--set", nargs="*", default=[], help="gram config overrides, key=value")
     parser.add_argument("--run-dir", default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--users", type=int, default=1024, help="test users decoded (decoding)")
     parser.add_argument("--label", default="", help="names the record's settings: appended to the variant "
                         "of a train record, the variant of a throughput record (e.g. cpu-small)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    {"train": train, "throughput": throughput, "inputs": inputs}[args.mode](args)
+    {"train": train, "throughput": throughput, "inputs": inputs, "decoding": decoding}[args.mode](args)
 
 
 if __name__ == "__main__":
