@@ -151,12 +151,13 @@ def decoding(args: argparse.Namespace) -> None:
         raise SystemExit("decoding: --run-dir names a finished GRAM run")
     model, dataset, config = load_run(args.run_dir)
     test = leave_one_out(dataset).test.sample(args.users, 0)
+    k = 10
     start = time.perf_counter()
-    model.recommend(test.histories, 10)
+    model.recommend(test.histories, k)
     seconds = time.perf_counter() - start
     metrics = {"users_per_second": len(test) / seconds, "seconds": seconds}
     path = write_record(config.dataset, "decoding:gram", args.label, "test", metrics, command=_command(),
-                        extra={"run_dir": str(args.run_dir), "users": len(test), "k": 10,
+                        extra={"run_dir": str(args.run_dir), "users": len(test), "k": k,
                                "beam_size": model.config.beam_size, "threads": torch.get_num_threads()})
     print(f"{len(test)} users in {seconds:.1f} s ->", path)
 

@@ -305,9 +305,10 @@ class GramNet(nn.Module):
         """Log-probabilities ``[..., size]`` of ID level ``level``'s codes: the states against the words
         of that level only. No other ID word may come there, so none is scored (Beauty's first level
         has 128 of its 7,285 ID words)."""
-        columns = self.level_columns[level, : self.level_sizes[level]]
-        words = self.backbone.embeddings.weight[self.id_words[columns]]
-        logits = self.norm(h) @ words.T * h.shape[-1] ** -0.5 + self.out_bias[columns]
+        size = self.level_sizes[level]
+        words = self.backbone.embeddings.weight[self.level_tokens[level, :size]]  # the codes' words
+        bias = self.out_bias[self.level_columns[level, :size]]
+        logits = self.norm(h) @ words.T * h.shape[-1] ** -0.5 + bias
         return logits.log_softmax(-1)
 
     def _run(self, x: torch.Tensor, memory: Memory, past: list | None):
