@@ -76,7 +76,8 @@ def train(args: argparse.Namespace) -> None:
                                    "parameters": summary.get("parameters"),
                                    "frozen_parameters": summary.get("frozen_parameters")})
         print(f"{split}: {metrics[split]['metrics']} -> {path}")
-    keep_ranks(Path(args.run_dir) if args.run_dir else None, path)
+        if split == "test":
+            keep_ranks(Path(args.run_dir) if args.run_dir else None, path)
 
 
 def samples_per_second(model: Gram, batches: list, dedup: bool) -> float:
@@ -122,10 +123,15 @@ def throughput(args: argparse.Namespace) -> None:
     print(" ".join(f"{k}={v:.3f}" for k, v in metrics.items()), "->", path)
 
 
-def inputs(args: argparse.Namespace) -> None:
+def finished_run(args: argparse.Namespace):
+    """The model, dataset and config of the finished GRAM run that ``--run-dir`` names."""
     if not args.run_dir:
-        raise SystemExit("inputs: --run-dir names a finished GRAM run")
-    model, dataset, config = load_run(args.run_dir)
+        raise SystemExit(f"{args.mode}: --run-dir names a finished GRAM run")
+    return load_run(args.run_dir)
+
+
+def inputs(args: argparse.Namespace) -> None:
+    model, dataset, config = finished_run(args)
     trained = model.config
     valid = leave_one_out(dataset).valid.sample(trained.valid_users, trained.train.seed)
     metrics = {}
@@ -147,9 +153,7 @@ def inputs(args: argparse.Namespace) -> None:
 
 
 def decoding(args: argparse.Namespace) -> None:
-    if not args.run_dir:
-        raise SystemExit("decoding: --run-dir names a finished GRAM run")
-    model, dataset, config = load_run(args.run_dir)
+    model, dataset, config = finished_run(args)
     test = leave_one_out(dataset).test.sample(args.users, 0)
     k = 10
     start = time.perf_counter()
