@@ -40,12 +40,13 @@ from run_records import finished_or_trained, keep_ranks
 
 from genrec.config import from_dict
 from genrec.data import leave_one_out, load_dataset
+from genrec.data.dataset import SequenceDataset
 from genrec.evaluation.protocol import evaluate
 from genrec.evaluation.records import write_record
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram.prompts import newest_first
 from genrec.models.gram.recommender import sample_batch, training_batches
-from genrec.runs import load_run, resolve_config
+from genrec.runs import RunConfig, load_run, resolve_config
 
 ABLATIONS = {
     "": [],
@@ -62,7 +63,8 @@ ABLATIONS = {
 
 def train(args: argparse.Namespace) -> None:
     config = resolve_config("gram", args.dataset, ABLATIONS[args.variant] + args.set)
-    metrics = finished_or_trained(config, Path(args.run_dir) if args.run_dir else None, resume=args.resume)
+    run_dir = Path(args.run_dir) if args.run_dir else None
+    metrics = finished_or_trained(config, run_dir, resume=args.resume)
     summary = metrics["train"]
     variant = ",".join(part for part in (args.variant, args.label) if part)
     for split in ("valid", "test"):
@@ -77,7 +79,7 @@ def train(args: argparse.Namespace) -> None:
                                    "frozen_parameters": summary.get("frozen_parameters")})
         print(f"{split}: {metrics[split]['metrics']} -> {path}")
         if split == "test":
-            keep_ranks(Path(args.run_dir) if args.run_dir else None, path)
+            keep_ranks(run_dir, path)
 
 
 def samples_per_second(model: Gram, batches: list, dedup: bool) -> float:
@@ -123,7 +125,7 @@ def throughput(args: argparse.Namespace) -> None:
     print(" ".join(f"{k}={v:.3f}" for k, v in metrics.items()), "->", path)
 
 
-def finished_run(args: argparse.Namespace):
+def finished_run(args: argparse.Namespace) -> tuple[Gram, SequenceDataset, RunConfig]:
     """The model, dataset and config of the finished GRAM run that ``--run-dir`` names."""
     if not args.run_dir:
         raise SystemExit(f"{args.mode}: --run-dir names a finished GRAM run")
