@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from genrec.data.dataset import SequenceDataset, leave_one_out
 from genrec.data.ragged import Ragged
 from genrec.decoding import exhaustive_scores
+from genrec.errors import GenrecError
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram import lexical_ids as lexical
 from genrec.models.gram.lexical_ids import with_names
@@ -362,3 +363,24 @@ def test_cross_attention_with_folded_projections_equals_attending_to_projected_m
     assert torch.allclose(out, expected, atol=1e-5)
     for got, want in zip(torch.autograd.grad(out.square().sum(), trained), expected_grads):
         assert torch.allclose(got, want, atol=1e-4)
+
+
+def test_word_vectors_from_minilm_start_the_vocabulary_and_the_frozen_item_reader(small, parts, default):
+    """``word_vectors="minilm"``: every word MiniLM knows starts from its projected token embedding, special
+    tokens keep the random start, and the frozen item reader (copied from the backbone) reads the same
+    table, so rare ID words carry meaning in the item prompts and as output classes alike."""
+    from genrec.embeddings.word_vectors import pretrained_word_vectors
+
+    model = make(small, parts, word_vectors="minilm", cache_items=True)
+    assert model.tokenizer.get_vocab() == default.tokenizer.get_vocab()
+    vocab = model.tokenizer.get_vocab()
+    words = sorted(vocab, key=vocab.get)
+    vectors, known = pretrained_word_vectors(words, TINY["d_model"], model._minilm_path())
+    table = model.net.backbone.embeddings.weight.detach()
+    special = model.tokenizer.all_special_ids
+    assert torch.equal(table[special], default.net.backbone.embeddings.weight.detach()[special])
+    real = [i for i in np.flatnonzero(known) if i not in special]
+    assert torch.allclose(table[real], torch.from_numpy(vectors[real]))
+    assert torch.equal(model.net.item_encoder.embeddings.weight, table)
+    with pytest.raises(GenrecError, match="from-scratch T5"):
+        Gram(GramConfig(**{**TINY, "word_vectors": "minilm", "backbone": "minilm"}), small)

