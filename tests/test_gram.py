@@ -365,7 +365,8 @@ def test_cross_attention_with_folded_projections_equals_attending_to_projected_m
         assert torch.allclose(got, want, atol=1e-4)
 
 
-def test_word_vectors_from_minilm_start_the_vocabulary_and_the_frozen_item_reader(small, parts, default):
+def test_word_vectors_from_minilm_start_the_vocabulary_and_the_frozen_item_reader(small, parts, default,
+                                                                                  tmp_path, monkeypatch):
     """``word_vectors="minilm"``: every word MiniLM knows starts from its projected token embedding, special
     tokens keep the random start, and the frozen item reader (copied from the backbone) reads the same
     table, so rare ID words carry meaning in the item prompts and as output classes alike."""
@@ -382,5 +383,11 @@ def test_word_vectors_from_minilm_start_the_vocabulary_and_the_frozen_item_reade
     real = [i for i in np.flatnonzero(known) if i not in special]
     assert torch.allclose(table[real], torch.from_numpy(vectors[real]))
     assert torch.equal(model.net.item_encoder.embeddings.weight, table)
+    model.save(tmp_path)
+    with monkeypatch.context() as patch:  # a saved model takes its weights from the checkpoint alone
+        patch.setattr("genrec.models.gram.recommender.pretrained_word_vectors",
+                      lambda *a, **k: pytest.fail("pretrained vectors read while loading a saved model"))
+        loaded = Gram.load(tmp_path, small)
+    assert all(torch.equal(v, loaded.net.state_dict()[k]) for k, v in model.net.state_dict().items())
     with pytest.raises(GenrecError, match="from-scratch T5"):
         Gram(GramConfig(**{**TINY, "word_vectors": "minilm", "backbone": "minilm"}), small)

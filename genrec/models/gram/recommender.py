@@ -129,8 +129,9 @@ class Gram(Recommender):
 
     # ---- building ------------------------------------------------------------------------------
     def setup(self, dataset: SequenceDataset, ids: SemanticIds, similar: np.ndarray | None,
-              tokenizer=None) -> None:
-        """Build the vocabulary, prompt tables and network around given IDs and neighbours."""
+              tokenizer=None, from_checkpoint: bool = False) -> None:
+        """Build the vocabulary, prompt tables and network around given IDs and neighbours
+        (``from_checkpoint``: the weights are loaded next, so no pretrained vectors are read for them)."""
         c = self.config
         if ids.n_items != dataset.n_items:
             raise GenrecError(f"gram: the lexical IDs cover {ids.n_items} items, "
@@ -163,7 +164,7 @@ class Gram(Recommender):
         else:
             backbone = t5_backbone(len(tokenizer), c.d_model, c.encoder_layers, c.heads, c.d_ff, c.dropout,
                                    c.t5_checkpoint)
-            if c.word_vectors == "minilm":
+            if c.word_vectors == "minilm" and not from_checkpoint:
                 self._start_words_from_minilm(backbone)
         if c.item_encoder == "minilm":
             item_encoder = bert_backbone(self._minilm_path())
@@ -340,7 +341,8 @@ class Gram(Recommender):
         model = cls(config, dataset)
         similar = np.load(directory / "similar.npy") if (directory / "similar.npy").is_file() else None
         tokenizer = AutoTokenizer.from_pretrained(str(directory / "tokenizer"))
-        model.setup(dataset, SemanticIds.load(directory / "semantic_ids"), similar, tokenizer)
+        model.setup(dataset, SemanticIds.load(directory / "semantic_ids"), similar, tokenizer,
+                    from_checkpoint=True)
         model.net.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
         return model
 
