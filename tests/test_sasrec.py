@@ -14,7 +14,7 @@ from genrec.data.ragged import Ragged
 from genrec.evaluation.protocol import evaluate
 from genrec.models.base import eval_mode
 from genrec.models.popularity import Popularity, PopularityConfig
-from genrec.models.sasrec import SASRec, SASRecConfig, bucketed_batches
+from genrec.models.sasrec import Block, SASRec, SASRecConfig, attention_mask, bucketed_batches, dropout
 from genrec.runs import seed_everything
 from genrec.training import TrainConfig
 
@@ -140,6 +140,29 @@ def test_prefix_samples_are_one_row_and_one_target_per_prefix(small):
         hidden = model.net(batch[:, :-1])[:, -1]
         expected = torch.nn.functional.cross_entropy(hidden @ model.net.item_table().T, batch[:, -1] - 1)
         assert torch.allclose(model.loss(batch), expected)
+
+
+def test_dropout_keeps_the_expectation_and_drops_a_fraction_p():
+    torch.manual_seed(0)
+    x = torch.ones(200_000)
+    y = dropout(x, 0.3, training=True)
+    assert abs((y == 0).float().mean().item() - 0.3) < 0.01
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / 0.7))
+    assert abs(y.mean().item() - 1.0) < 0.01
+    assert dropout(x, 0.3, training=False) is x
+
+
+def test_written_out_attention_equals_the_fused_one():
+    """Training attention is written out (for the faster dropout mask); without dropout it must equal
+    the fused kernel used at inference, padding and causality included."""
+    torch.manual_seed(0)
+    block = Block(SASRecConfig(hidden=16, heads=2, attn_dropout=1e-12))
+    tokens = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 5]])
+    x, mask = torch.randn(2, 5, 16), attention_mask(tokens)
+    block.train()
+    written_out = block.attend(x, mask)
+    block.eval()
+    assert torch.allclose(written_out, block.attend(x, mask), atol=1e-5)
 
 
 def test_bucketed_batches_cover_every_row_once():

@@ -67,6 +67,26 @@ class SASRecConfig:
     train: TrainConfig = field(default_factory=_default_train)
 
 
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout with its mask drawn by ``rand_like``: the same distribution as ``F.dropout``,
+    about three times faster forward and backward on the CPU, where ``bernoulli_`` runs on one thread
+    and was a fifth of a SASRec training step (benchmarks/notes.md)."""
+    if not training or p == 0.0:
+        return x
+    return x * torch.rand_like(x).ge_(p).mul_(1.0 / (1.0 - p))
+
+
+class Dropout(nn.Module):
+    """``nn.Dropout`` with the faster mask of :func:`dropout`."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p, self.training)
+
+
 class Block(nn.Module):
     """Causal self-attention and a feed-forward layer, each with a residual connection."""
 
@@ -78,16 +98,20 @@ class Block(nn.Module):
         self.qkv = nn.Linear(config.hidden, 3 * config.hidden)
         self.out = nn.Linear(config.hidden, config.hidden)
         self.ffn = nn.Sequential(nn.Linear(config.hidden, config.inner), nn.GELU(),
-                                 nn.Dropout(config.ffn_dropout), nn.Linear(config.inner, config.hidden))
+                                 Dropout(config.ffn_dropout), nn.Linear(config.inner, config.hidden))
         self.norm1, self.norm2 = nn.LayerNorm(config.hidden), nn.LayerNorm(config.hidden)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)
         self.attn_dropout = config.attn_dropout
 
     def attend(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, length, hidden = x.shape
         q, k, v = self.qkv(x).view(b, length, 3, self.heads, hidden // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                           dropout_p=self.attn_dropout if self.training else 0.0)
+        if self.training and self.attn_dropout > 0:  # written out, for the faster dropout mask
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+            weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+            y = dropout(weights, self.attn_dropout, True) @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).reshape(b, length, hidden))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -108,7 +132,7 @@ class SASRecNet(nn.Module):
         self.scale = math.sqrt(config.hidden) if config.scale_embeddings else 1.0
         self.items = nn.Embedding(n_items + 1, config.hidden, padding_idx=PAD)
         self.positions = nn.Embedding(config.max_len, config.hidden)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
         self.final_norm = nn.LayerNorm(config.hidden) if config.norm == "pre" else nn.Identity()
         self.input_norm = nn.LayerNorm(config.hidden) if config.norm == "post" else nn.Identity()
