@@ -236,6 +236,22 @@ def test_tiny_gram_trains_and_decodes_only_valid_items(small, parts, tmp_path):
     assert np.array_equal(reloaded, model.recommend(splits.test.histories, 10)[0])
 
 
+@pytest.mark.parametrize("item_prompts", [True, False])
+def test_neighbours_are_computed_only_for_item_prompts(small, monkeypatch, item_prompts):
+    """Similar items are only ever written into item prompts: without them, fit must not train or read a
+    SASRec run for neighbours (the "without item prompts" ablation would otherwise pay for one)."""
+    calls = []
+    monkeypatch.setattr("genrec.models.gram.recommender.lexical_ids",
+                        lambda dataset, *args: stand_in_ids(dataset.n_items))
+    monkeypatch.setattr("genrec.models.gram.recommender.sasrec_item_table",
+                        lambda dataset, *args: calls.append(1) or np.eye(dataset.n_items, 8, dtype=np.float32))
+    model = Gram(GramConfig(**{**TINY, "item_prompts": item_prompts, "valid_users": 4}), small)
+    model.config.train = TrainConfig(epochs=1, batch_size=64, progress=False, patience=0, seed=0)
+    model.fit(small, leave_one_out(small), None)
+    assert calls == ([1] if item_prompts else [])
+    assert (model.similar is not None) == item_prompts
+
+
 def test_t5_checkpoint_by_path(default, small, parts, tmp_path):
     """Any Hugging Face T5 folder works as the backbone: here one saved from a small T5 configuration."""
     from transformers import T5Config, T5EncoderModel

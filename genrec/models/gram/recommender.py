@@ -267,7 +267,7 @@ class Gram(Recommender):
             ids = lexical_ids(dataset, c.hierarchy, c.id_method, c.id_params, c.id_encoder, c.ids_dir,
                               run_dir)
             similar = None
-            if c.collaborative:
+            if c.collaborative and c.item_prompts:  # neighbours are only ever written into item prompts
                 embeddings = sasrec_item_table(dataset, splits, run_dir, c.cf_run, c.cf_config)
                 similar = top_k_similar(embeddings, c.top_k_similar)
             self.setup(dataset, ids, similar)
