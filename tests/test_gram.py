@@ -252,6 +252,39 @@ def test_neighbours_are_computed_only_for_item_prompts(small, monkeypatch, item_
     assert (model.similar is not None) == item_prompts
 
 
+def test_id_alignment_task_trains_every_items_id_from_its_prompt(small, parts, tmp_path):
+    """With id_alignment_items, fit also teaches the decoder items' own IDs from their prompts (items
+    drawn uniformly, so items that are never targets too); the model still decodes valid items and
+    saves and loads with its alignment start vector."""
+    splits = leave_one_out(small)
+    model = make(small, parts, valid_users=8, id_alignment_items=16)
+    model.config.train = TrainConfig(epochs=2, batch_size=16, lr=3e-3, progress=False, patience=0, seed=0)
+    users, ends = splits.train.prefix_samples()
+    probe = np.setdiff1d(np.arange(small.n_items), sample_batch(splits.train, users, ends, 5)[1])
+    assert len(probe) > 0  # items that next-item prediction never asks for
+
+    def alignment_loss() -> float:
+        model.net.eval()
+        with torch.no_grad():
+            return model.alignment_loss(probe).item()
+
+    before = alignment_loss()
+    start = model.net.alignment_start.detach().clone()
+    model.fit(small, splits, None)
+    assert alignment_loss() < before and not torch.equal(model.net.alignment_start, start)
+    with torch.no_grad():  # the alignment start marks the task: the same input gives another loss
+        model.net.eval()
+        batch = model.prompt_batch(Ragged.from_lists([[i] for i in probe[:4].tolist()]))
+        codes = model.target_codes(probe[:4])
+        assert model.net.loss(batch, codes, alignment=True) != model.net.loss(batch, codes)
+    items, _ = model.recommend(splits.test.histories, 5)
+    assert ((items >= 0) & (items < small.n_items)).all()
+    model.save(tmp_path / "gram")
+    assert np.array_equal(Gram.load(tmp_path / "gram", small).recommend(splits.test.histories, 5)[0], items)
+    with pytest.raises(GenrecError, match="item_prompts"):
+        Gram(GramConfig(**{**TINY, "item_prompts": False, "id_alignment_items": 4}), small)
+
+
 def test_t5_checkpoint_by_path(default, small, parts, tmp_path):
     """Any Hugging Face T5 folder works as the backbone: here one saved from a small T5 configuration."""
     from transformers import T5Config, T5EncoderModel

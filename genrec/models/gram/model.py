@@ -200,7 +200,7 @@ class GramNet(nn.Module):
 
     def __init__(self, backbone: Backbone, ids: SemanticIds, id_token_ids: torch.Tensor, start_token: int,
                  max_items: int, position: bool, decoder_layers: int, decoder_heads: int, decoder_ff: int,
-                 dropout: float, item_encoder: Backbone | None = None) -> None:
+                 dropout: float, item_encoder: Backbone | None = None, id_alignment: bool = False) -> None:
         super().__init__()
         dim = backbone.dim
         if dim % decoder_heads:
@@ -220,6 +220,9 @@ class GramNet(nn.Module):
         depth = len(ids.vocab_sizes)
         self.step_embedding = nn.Embedding(depth + 1, dim)
         nn.init.normal_(self.step_embedding.weight, std=0.02)
+        # added to the first decoder input of the ID-alignment task (an item's own ID from its prompt), so
+        # the decoder can tell it from next-item prediction over a one-item history
+        self.alignment_start = nn.Parameter(torch.zeros(dim)) if id_alignment else None
         self.layers = nn.ModuleList(DecoderLayer(dim, decoder_heads, decoder_ff, dropout)
                                     for _ in range(decoder_layers))
         self.norm = nn.LayerNorm(dim)
@@ -318,14 +321,21 @@ class GramNet(nn.Module):
             new_past.append(kv)
         return x, new_past
 
-    def loss(self, batch: PromptBatch, codes: torch.Tensor, cache: ItemCache | None = None) -> torch.Tensor:
-        """Teacher-forced cross-entropy of the targets' IDs (``codes [n, depth]``, -1 past an ID's end)."""
+    def loss(self, batch: PromptBatch, codes: torch.Tensor, cache: ItemCache | None = None,
+             alignment: bool = False) -> torch.Tensor:
+        """Teacher-forced cross-entropy of the targets' IDs (``codes [n, depth]``, -1 past an ID's end);
+        ``alignment``: the ID-alignment task, whose decoder start is marked by ``alignment_start``."""
         memory = self.encode(batch, cache)
         depth = codes.shape[1]
         target = codes.clamp_min(0)
         tokens = self.level_tokens[torch.arange(depth, device=codes.device), target]
         inputs = torch.cat([torch.full_like(tokens[:, :1], self.start_token), tokens[:, :-1]], dim=1)
-        h, _ = self._run(self._embed(inputs[:, None], 0), memory, None)
+        x = self._embed(inputs[:, None], 0)
+        if alignment:
+            if self.alignment_start is None:
+                raise GenrecError("this GRAM network was built without the ID-alignment task")
+            x = torch.cat([x[:, :, :1] + self.alignment_start, x[:, :, 1:]], dim=2)
+        h, _ = self._run(x, memory, None)
         picked = torch.stack([self._logits(h[:, 0, level], level).gather(1, target[:, level, None])
                               for level in range(depth)], dim=1).squeeze(2)  # [n, depth]
         valid = codes >= 0

@@ -98,6 +98,11 @@ class GramConfig:
     cache_items: bool = False  # item prompts read by a frozen copy of the initial encoder, encoded once
     item_encoder: Literal["shared", "minilm"] = "shared"  # "minilm": item prompts read by the frozen
     # pretrained MiniLM (its own tokenizer, cached, projected to d_model); the backbone reads user prompts
+    # ID alignment (an auxiliary task, not in the paper): each batch also asks the decoder for the IDs of
+    # this many catalogue items drawn uniformly, each from its own item prompt alone, so every item's ID
+    # words get trained, not only those of items that are targets; 0 = off
+    id_alignment_items: int = 0
+    id_alignment_weight: float = 1.0  # its loss's weight beside next-item prediction
     # decoding and validation
     beam_size: int = 20
     valid_users: int = 1000  # validation users sampled (fixed seed) for early stopping; 0 = all
@@ -119,6 +124,8 @@ class Gram(Recommender):
         if config.word_vectors == "minilm" and (config.backbone != "t5" or config.t5_checkpoint):
             raise GenrecError("gram.word_vectors=minilm starts a from-scratch T5's vocabulary; a pretrained "
                               "backbone (gram.backbone=minilm or gram.t5_checkpoint) has word embeddings")
+        if config.id_alignment_items and not config.item_prompts:
+            raise GenrecError("gram.id_alignment_items reads item prompts; it needs gram.item_prompts=true")
         if not config.hierarchy and config.id_method != "hierarchical" and not config.ids_dir:
             raise GenrecError("gram.hierarchy=false asks the hierarchical tokenizer for flat IDs; "
                               f"it does not apply to gram.id_method={config.id_method!r}")
@@ -171,7 +178,8 @@ class Gram(Recommender):
         else:
             item_encoder = copy.deepcopy(backbone) if c.cache_items else None
         self.net = GramNet(backbone, ids, table, start_token(tokenizer), c.max_items, c.position,
-                           c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout, item_encoder)
+                           c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout, item_encoder,
+                           id_alignment=c.id_alignment_items > 0)
         self.cache = None
 
     def _start_words_from_minilm(self, backbone: Backbone) -> None:
@@ -244,6 +252,18 @@ class Gram(Recommender):
     def loss(self, histories: Ragged, targets: np.ndarray, dedup: bool | None = None) -> torch.Tensor:
         return self.net.loss(self.prompt_batch(histories, dedup), self.target_codes(targets), self.cache)
 
+    def alignment_loss(self, items: np.ndarray) -> torch.Tensor:
+        """The ID-alignment task: each item's own ID, generated from its item prompt alone (history
+        position 1, no user prompt)."""
+        index = torch.from_numpy(items.astype(np.int64))
+        item_tokens = item_mask = None
+        if self.cache is None:
+            length = self.item_lengths[index]
+            span = max(1, int(length.max()))
+            item_tokens, item_mask = self.item_tokens[index, :span], torch.arange(span) < length[:, None]
+        batch = PromptBatch(None, None, torch.arange(len(items))[:, None], index, item_tokens, item_mask)
+        return self.net.loss(batch, self.target_codes(items), self.cache, alignment=True)
+
     # ---- the item-encoding cache ---------------------------------------------------------------
     @torch.no_grad()
     def refresh_cache(self, chunk: int = 1024) -> None:
@@ -279,18 +299,27 @@ class Gram(Recommender):
         valid = splits.valid.sample(c.valid_users, c.train.seed)
         from genrec.evaluation.protocol import evaluate
 
-        def batches(epoch: int) -> Iterator[tuple[Ragged, np.ndarray]]:
+        def batches(epoch: int) -> Iterator[tuple[Ragged, np.ndarray, np.ndarray]]:
             if self.cached and self.cache is None:
                 self.refresh_cache()
+            rng = np.random.default_rng([c.train.seed, epoch])  # the ID-alignment items
             for rows in training_batches(users, ends, c, c.train.seed + epoch):
-                yield sample_batch(splits.train, users[rows], ends[rows], c.max_items)
+                histories, targets = sample_batch(splits.train, users[rows], ends[rows], c.max_items)
+                yield histories, targets, rng.integers(0, self.n_items, c.id_alignment_items)
+
+        def loss(batch: tuple[Ragged, np.ndarray, np.ndarray]) -> torch.Tensor:
+            histories, targets, items = batch
+            value = self.loss(histories, targets)
+            if len(items):
+                value = value + c.id_alignment_weight * self.alignment_loss(items)
+            return value
 
         def validate() -> float:
             return evaluate(self, valid, "valid", ks=(10,), batch_size=c.train.eval_batch_size,
                             progress=False).metrics["ndcg@10"]
 
         start = time.perf_counter()
-        summary = Trainer(c.train, run_dir).fit(self.net, batches, lambda b: self.loss(*b), validate, steps)
+        summary = Trainer(c.train, run_dir).fit(self.net, batches, loss, validate, steps)
         summary.update(train_samples=int(len(users)), vocab_size=len(self.tokenizer),
                        parameters=sum(p.numel() for p in self.net.parameters() if p.requires_grad),
                        frozen_parameters=sum(p.numel() for p in self.net.parameters() if not p.requires_grad),
