@@ -243,8 +243,11 @@ def test_neighbours_are_computed_only_for_item_prompts(small, monkeypatch, item_
     calls = []
     monkeypatch.setattr("genrec.models.gram.recommender.lexical_ids",
                         lambda dataset, *args: stand_in_ids(dataset.n_items))
-    monkeypatch.setattr("genrec.models.gram.recommender.sasrec_item_table",
-                        lambda dataset, *args: calls.append(1) or np.eye(dataset.n_items, 8, dtype=np.float32))
+    def table(dataset, *args):
+        calls.append(1)
+        return np.eye(dataset.n_items, 8, dtype=np.float32)
+
+    monkeypatch.setattr("genrec.models.gram.recommender.sasrec_item_table", table)
     model = Gram(GramConfig(**{**TINY, "item_prompts": item_prompts, "valid_users": 4}), small)
     model.config.train = TrainConfig(epochs=1, batch_size=64, progress=False, patience=0, seed=0)
     model.fit(small, leave_one_out(small), None)
@@ -283,6 +286,23 @@ def test_id_alignment_task_trains_every_items_id_from_its_prompt(small, parts, t
     assert np.array_equal(Gram.load(tmp_path / "gram", small).recommend(splits.test.histories, 5)[0], items)
     with pytest.raises(GenrecError, match="item_prompts"):
         Gram(GramConfig(**{**TINY, "item_prompts": False, "id_alignment_items": 4}), small)
+
+
+def test_id_alignment_prompts_leave_the_items_own_id_out(small, parts):
+    """The alignment task must infer an item's ID from its content: its prompts are the item prompts
+    without linking (with linking they would hold the answer), cached like the item prompts."""
+    unlinked = make(small, parts, linking=False, id_alignment_items=4)
+    assert unlinked.alignment_tokens is unlinked.item_tokens
+    model = make(small, parts, id_alignment_items=4, cache_items=True)
+    assert torch.equal(model.alignment_tokens, unlinked.item_tokens)
+    assert not torch.equal(model.item_tokens[:, :model.alignment_tokens.shape[1]], model.alignment_tokens)
+    items = np.arange(6)
+    model.net.eval()
+    with torch.no_grad():
+        read = model.alignment_loss(items)
+        model.refresh_cache()
+        assert model.alignment_cache is not None and model.alignment_cache is not model.cache
+        assert torch.allclose(model.alignment_loss(items), read, atol=2e-2)
 
 
 def test_t5_checkpoint_by_path(default, small, parts, tmp_path):

@@ -98,9 +98,10 @@ class GramConfig:
     cache_items: bool = False  # item prompts read by a frozen copy of the initial encoder, encoded once
     item_encoder: Literal["shared", "minilm"] = "shared"  # "minilm": item prompts read by the frozen
     # pretrained MiniLM (its own tokenizer, cached, projected to d_model); the backbone reads user prompts
-    # ID alignment (an auxiliary task, not in the paper): each batch also asks the decoder for the IDs of
-    # this many catalogue items drawn uniformly, each from its own item prompt alone, so every item's ID
-    # words get trained, not only those of items that are targets; 0 = off
+    # ID alignment (an auxiliary task, not in the paper; LC-Rec's text-to-index alignment is its kin): each
+    # batch also asks the decoder for the IDs of this many catalogue items drawn uniformly, each from its
+    # item prompt without its own ID (else the task is a copy), so every item's ID words get trained from
+    # its content, not only those of items that are targets; 0 = off
     id_alignment_items: int = 0
     id_alignment_weight: float = 1.0  # its loss's weight beside next-item prediction
     # decoding and validation
@@ -133,6 +134,7 @@ class Gram(Recommender):
         self.similar: np.ndarray | None = None
         self.net: GramNet | None = None
         self.cache: ItemCache | None = None
+        self.alignment_cache: ItemCache | None = None
 
     # ---- building ------------------------------------------------------------------------------
     def setup(self, dataset: SequenceDataset, ids: SemanticIds, similar: np.ndarray | None,
@@ -158,9 +160,16 @@ class Gram(Recommender):
         self.tokenizer = tokenizer
         self.user_prompts = UserPrompts(tokenizer, ids, c.max_items, c.user_prompt_len)
         item_tokenizer = tokenizer if c.item_encoder == "shared" else self._minilm_tokenizer()
-        tokens, lengths = encode_padded(item_tokenizer, self.prompt_texts, c.item_prompt_len)
-        self.item_tokens = torch.from_numpy(tokens[:, : max(1, int(lengths.max()))])
-        self.item_lengths = torch.from_numpy(lengths)
+        self.item_tokens, self.item_lengths = prompt_table(item_tokenizer, self.prompt_texts,
+                                                           c.item_prompt_len)
+        # the ID-alignment task reads item prompts without the item's own ID
+        self.alignment_tokens = self.alignment_lengths = None
+        if c.id_alignment_items and c.linking:
+            texts = item_prompt_texts(dataset, ids, self.similar, linking=False)
+            self.alignment_tokens, self.alignment_lengths = prompt_table(item_tokenizer, texts,
+                                                                         c.item_prompt_len)
+        elif c.id_alignment_items:  # the item prompts leave the item's own ID out already
+            self.alignment_tokens, self.alignment_lengths = self.item_tokens, self.item_lengths
         self.trie = Trie.from_semantic_ids(ids)
         level_words = [tokenizer(names, add_special_tokens=False)["input_ids"] for names in ids.token_names]
         table = torch.full((ids.n_levels, max(ids.vocab_sizes)), -1, dtype=torch.long)
@@ -180,7 +189,7 @@ class Gram(Recommender):
         self.net = GramNet(backbone, ids, table, start_token(tokenizer), c.max_items, c.position,
                            c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout, item_encoder,
                            id_alignment=c.id_alignment_items > 0)
-        self.cache = None
+        self.cache = self.alignment_cache = None
 
     def _start_words_from_minilm(self, backbone: Backbone) -> None:
         """Overwrite the word embeddings of every word MiniLM knows (special tokens keep theirs); before
@@ -253,31 +262,39 @@ class Gram(Recommender):
         return self.net.loss(self.prompt_batch(histories, dedup), self.target_codes(targets), self.cache)
 
     def alignment_loss(self, items: np.ndarray) -> torch.Tensor:
-        """The ID-alignment task: each item's own ID, generated from its item prompt alone (history
-        position 1, no user prompt)."""
+        """The ID-alignment task: each item's own ID, generated from its item prompt without that ID
+        (alone, at history position 1, no user prompt)."""
         index = torch.from_numpy(items.astype(np.int64))
         item_tokens = item_mask = None
-        if self.cache is None:
-            length = self.item_lengths[index]
+        if self.alignment_cache is None:
+            length = self.alignment_lengths[index]
             span = max(1, int(length.max()))
-            item_tokens, item_mask = self.item_tokens[index, :span], torch.arange(span) < length[:, None]
+            item_tokens, item_mask = self.alignment_tokens[index, :span], torch.arange(span) < length[:, None]
         batch = PromptBatch(None, None, torch.arange(len(items))[:, None], index, item_tokens, item_mask)
-        return self.net.loss(batch, self.target_codes(items), self.cache, alignment=True)
+        return self.net.loss(batch, self.target_codes(items), self.alignment_cache, alignment=True)
 
     # ---- the item-encoding cache ---------------------------------------------------------------
+    def refresh_cache(self) -> None:
+        """Encode every item prompt (eval mode) into ``self.cache`` (and those of the ID-alignment task into
+        ``self.alignment_cache``): by the frozen item encoder where there is one, which never changes, so
+        one encoding serves training, validation and serving."""
+        self.cache = self.alignment_cache = None  # free the old encodings first
+        self.cache = self._encode_all(self.item_tokens, self.item_lengths)
+        if self.alignment_tokens is self.item_tokens:
+            self.alignment_cache = self.cache
+        elif self.alignment_tokens is not None:
+            self.alignment_cache = self._encode_all(self.alignment_tokens, self.alignment_lengths)
+
     @torch.no_grad()
-    def refresh_cache(self, chunk: int = 1024) -> None:
-        """Encode every item prompt (eval mode) into ``self.cache``: by the frozen item encoder where there
-        is one, which never changes, so one encoding serves training, validation and serving."""
+    def _encode_all(self, tokens: torch.Tensor, lengths: torch.Tensor, chunk: int = 1024) -> ItemCache:
         with eval_mode(self.net):
-            self.cache = None
-            n, span = self.item_tokens.shape
+            n, span = tokens.shape
             states = torch.empty(n, span, self.net.item_reader.dim, dtype=torch.bfloat16)
-            mask = torch.arange(span) < self.item_lengths[:, None]
+            mask = torch.arange(span) < lengths[:, None]
             for lo in range(0, n, chunk):
-                encoded = self.net.encode_items(self.item_tokens[lo:lo + chunk], mask[lo:lo + chunk])
+                encoded = self.net.encode_items(tokens[lo:lo + chunk], mask[lo:lo + chunk])
                 states[lo:lo + chunk] = encoded.bfloat16()
-            self.cache = ItemCache(states, mask)
+        return ItemCache(states, mask)
 
     # ---- Recommender ---------------------------------------------------------------------------
     def fit(self, dataset: SequenceDataset, splits: Splits, run_dir: Path | None = None) -> dict:
@@ -374,6 +391,12 @@ class Gram(Recommender):
                     from_checkpoint=True)
         model.net.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
         return model
+
+
+def prompt_table(tokenizer, texts: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(tokens [n, L], lengths [n])`` of prompts, right-padded to the longest (at most ``max_len``)."""
+    tokens, lengths = encode_padded(tokenizer, texts, max_len)
+    return torch.from_numpy(tokens[:, : max(1, int(lengths.max()))]), torch.from_numpy(lengths)
 
 
 def training_batches(users: np.ndarray, ends: np.ndarray, config: GramConfig, seed: int) -> list[np.ndarray]:
