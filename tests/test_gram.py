@@ -243,6 +243,7 @@ def test_neighbours_are_computed_only_for_item_prompts(small, monkeypatch, item_
     calls = []
     monkeypatch.setattr("genrec.models.gram.recommender.lexical_ids",
                         lambda dataset, *args: stand_in_ids(dataset.n_items))
+
     def table(dataset, *args):
         calls.append(1)
         return np.eye(dataset.n_items, 8, dtype=np.float32)

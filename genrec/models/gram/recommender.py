@@ -247,10 +247,7 @@ class Gram(Recommender):
             slots = torch.from_numpy(rows.to_padded(width, pad=-1, align="left"))
             items = torch.from_numpy(unique.astype(np.int64))
             if self.cache is None:
-                length = self.item_lengths[items]
-                span = max(1, int(length.max())) if len(items) else 1
-                item_tokens = self.item_tokens[items, :span]
-                item_mask = torch.arange(span) < length[:, None]
+                item_tokens, item_mask = prompt_rows(self.item_tokens, self.item_lengths, items)
         return PromptBatch(user_tokens, user_mask, slots, items, item_tokens, item_mask)
 
     def target_codes(self, targets: np.ndarray) -> torch.Tensor:
@@ -267,9 +264,7 @@ class Gram(Recommender):
         index = torch.from_numpy(items.astype(np.int64))
         item_tokens = item_mask = None
         if self.alignment_cache is None:
-            length = self.alignment_lengths[index]
-            span = max(1, int(length.max()))
-            item_tokens, item_mask = self.alignment_tokens[index, :span], torch.arange(span) < length[:, None]
+            item_tokens, item_mask = prompt_rows(self.alignment_tokens, self.alignment_lengths, index)
         batch = PromptBatch(None, None, torch.arange(len(items))[:, None], index, item_tokens, item_mask)
         return self.net.loss(batch, self.target_codes(items), self.alignment_cache, alignment=True)
 
@@ -397,6 +392,14 @@ def prompt_table(tokenizer, texts: list[str], max_len: int) -> tuple[torch.Tenso
     """``(tokens [n, L], lengths [n])`` of prompts, right-padded to the longest (at most ``max_len``)."""
     tokens, lengths = encode_padded(tokenizer, texts, max_len)
     return torch.from_numpy(tokens[:, : max(1, int(lengths.max()))]), torch.from_numpy(lengths)
+
+
+def prompt_rows(tokens: torch.Tensor, lengths: torch.Tensor,
+                index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows ``index`` of a prompt table, cut to their longest prompt: ``(tokens, mask)``."""
+    length = lengths[index]
+    span = max(1, int(length.max())) if len(index) else 1
+    return tokens[index, :span], torch.arange(span) < length[:, None]
 
 
 def training_batches(users: np.ndarray, ends: np.ndarray, config: GramConfig, seed: int) -> list[np.ndarray]:
