@@ -85,7 +85,7 @@ def generate(model: Tiger, histories: Ragged, args: argparse.Namespace) -> np.nd
     order = np.argsort(np.minimum(histories.lengths, model.config.max_history), kind="stable")
     for lo in range(0, len(histories), args.batch):
         rows = order[lo:lo + args.batch]
-        tokens, mask = model.encode_histories(histories.select(rows))
+        tokens, mask, _ = model.encode_histories(histories.select(rows))
         with torch.no_grad():
             out = model.net.generate(input_ids=tokens, attention_mask=mask, num_beams=args.beam,
                                      num_return_sequences=args.k, max_new_tokens=depth, min_new_tokens=depth,

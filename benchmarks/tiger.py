@@ -8,7 +8,8 @@ command again resumes an unfinished run directory, or re-records a finished one)
 whole catalogue on validation and test, and writes one record per split: model ``tiger``, variant
 ``tokenizer=<method>`` (the decoder-only architecture: ``decoder-only``, plus
 ``,tokenizer=<method>`` for a non-default tokenizer), then any ``tokenizer_params`` overrides
-(``,subspaces=3``). ``--set key=value`` overrides any TigerConfig field, e.g.
+(``,subspaces=3``), then the decoder-only options that are on (``,item_content``,
+``,id_alignment_items=16``). ``--set key=value`` overrides any TigerConfig field, e.g.
 ``--set train.max_minutes=90``.
 """
 
@@ -38,12 +39,22 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def variant(architecture: str, tokenizer: str, tokenizer_params: dict) -> str:
-    """``tokenizer=<method>`` or ``decoder-only[,tokenizer=<method>]``, then any tokenizer overrides."""
+def variant(params: dict) -> str:
+    """``tokenizer=<method>`` or ``decoder-only[,tokenizer=<method>]``, then any tokenizer overrides,
+    then the item-content options that are on."""
+    architecture, tokenizer = params["architecture"], params["tokenizer"]
+    tokenizer_params = params.get("tokenizer_params") or {}
     parts = [f"tokenizer={tokenizer}"] if architecture == "encoder-decoder" else ["decoder-only"]
     if architecture != "encoder-decoder" and (tokenizer != DEFAULT_TOKENIZER or tokenizer_params):
         parts.append(f"tokenizer={tokenizer}")
-    return ",".join(parts + [f"{k}={v}" for k, v in sorted(tokenizer_params.items())])
+    parts += [f"{k}={v}" for k, v in sorted(tokenizer_params.items())]
+    if params.get("item_content"):
+        parts.append("item_content")
+    if params.get("id_alignment_items"):
+        parts.append(f"id_alignment_items={params['id_alignment_items']}")
+        if params.get("id_alignment_weight", 1.0) != 1.0:
+            parts.append(f"id_alignment_weight={params['id_alignment_weight']}")
+    return ",".join(parts)
 
 
 def main() -> None:
@@ -55,10 +66,8 @@ def main() -> None:
     train = metrics["train"]
     for split in ("test", "valid"):
         path = write_record(
-            metrics["dataset"], "tiger",
-            variant(metrics["params"]["architecture"], metrics["params"]["tokenizer"],
-                    metrics["params"].get("tokenizer_params") or {}),
-            split, metrics[split]["metrics"], train_seconds=train.get("train_seconds"),
+            metrics["dataset"], "tiger", variant(metrics["params"]), split, metrics[split]["metrics"],
+            train_seconds=train.get("train_seconds"),
             eval_seconds=metrics[split]["eval_seconds"], results_dir=args.results_dir,
             extra={"run_dir": str(run_dir), "epochs": train.get("epochs"),
                    "best_epoch": train.get("best_epoch"), "stopped": train.get("stopped"),

@@ -10,6 +10,7 @@ import torch
 from genrec.data import SequenceDataset, leave_one_out
 from genrec.data.ragged import Ragged
 from genrec.decoding import exhaustive_scores
+from genrec.errors import GenrecError
 from genrec.models.tiger import PrefixSamples, Tiger, TigerConfig, WindowSamples
 from genrec.semantic_ids.codes import SemanticIds
 from genrec.semantic_ids.collisions import disambiguate
@@ -47,9 +48,11 @@ def small(beauty):
 
 
 def tiny(dataset, architecture="encoder-decoder", variable=False, **kwargs) -> Tiger:
+    """A tiny TIGER; random 12-d vectors stand in for the items' text embeddings."""
     torch.manual_seed(0)
     config = TigerConfig(architecture=architecture, **{**TINY, **kwargs})
-    return Tiger(config, dataset, residual_kmeans_ids(dataset.n_items, variable))
+    content = torch.randn(dataset.n_items, 12, generator=torch.Generator().manual_seed(1))
+    return Tiger(config, dataset, residual_kmeans_ids(dataset.n_items, variable), content)
 
 
 def reference_scores(model: Tiger, histories: Ragged, items: np.ndarray) -> torch.Tensor:
@@ -58,28 +61,33 @@ def reference_scores(model: Tiger, histories: Ragged, items: np.ndarray) -> torc
     targets = model.target_tokens(items)  # [m, depth], -100 past the end
     with torch.no_grad():
         if model.config.architecture == "encoder-decoder":
-            tokens, mask = model.encode_histories(histories)
+            tokens, mask, _ = model.encode_histories(histories)
             tokens, mask = tokens.repeat_interleave(m, 0), mask.repeat_interleave(m, 0)
             logits = model.net(input_ids=tokens, attention_mask=mask, labels=targets.repeat(n, 1)).logits
             labels = targets.repeat(n, 1)
         else:  # prompt, then the item's codes: the logits at position p predict token p + 1
-            prompt, mask = model.encode_histories(histories, bos=True)
+            prompt, mask, at = model.encode_histories(histories, bos=True)
             lengths = mask.sum(1)
             width = prompt.shape[1] + targets.shape[1]
             seqs = torch.zeros(n * m, width, dtype=torch.int64)
             seqs[:, :prompt.shape[1]] = prompt.repeat_interleave(m, 0)
+            seq_items = torch.full(seqs.shape, -1)
+            seq_items[:, :prompt.shape[1]] = at.repeat_interleave(m, 0)
             position = lengths.repeat_interleave(m)[:, None] + torch.arange(targets.shape[1])
             seqs.scatter_(1, position, targets.repeat(n, 1).clamp_min(0))
-            logits = model.net(seqs).gather(1, (position - 1)[..., None].expand(-1, -1, model.n_tokens))
+            logits = model.net(seqs, seq_items if model.config.item_content else None)
+            logits = logits.gather(1, (position - 1)[..., None].expand(-1, -1, model.n_tokens))
             labels = targets.repeat(n, 1)
     log_probs = torch.log_softmax(logits.float(), -1).gather(2, labels.clamp_min(0)[..., None]).squeeze(2)
     return torch.where(labels >= 0, log_probs, 0.0).sum(1).view(n, m)
 
 
-@pytest.mark.parametrize("architecture,variable", [("encoder-decoder", False), ("encoder-decoder", True),
-                                                   ("decoder-only", True)])
-def test_step_decoder_equals_full_forward_and_beam_search_equals_exhaustive(small, architecture, variable):
-    model = tiny(small, architecture, variable)
+@pytest.mark.parametrize("architecture,variable,options", [
+    ("encoder-decoder", False, {}), ("encoder-decoder", True, {}), ("decoder-only", True, {}),
+    ("decoder-only", True, {"item_content": True, "id_alignment_items": 4})])
+def test_step_decoder_equals_full_forward_and_beam_search_equals_exhaustive(small, architecture, variable,
+                                                                              options):
+    model = tiny(small, architecture, variable, **options)
     model.net.eval()
     histories = leave_one_out(small).test.histories.select(np.arange(3))
     decoder, state = model.step_decoder(histories)
@@ -117,9 +125,11 @@ def test_samples_cover_every_training_target_once(small):
     assert sum(batch_sizes) == expected and max(batch_sizes) == 64
 
 
-@pytest.mark.parametrize("architecture", ["encoder-decoder", "decoder-only"])
-def test_training_lowers_the_loss_and_save_load_is_exact(small, tmp_path, architecture):
-    model = tiny(small, architecture, valid_users=32, beam_size=8,
+@pytest.mark.parametrize("architecture,options", [
+    ("encoder-decoder", {}), ("decoder-only", {}),
+    ("decoder-only", {"item_content": True, "id_alignment_items": 8})])
+def test_training_lowers_the_loss_and_save_load_is_exact(small, tmp_path, architecture, options):
+    model = tiny(small, architecture, valid_users=32, beam_size=8, **options,
                  train=TrainConfig(epochs=2, batch_size=64, lr=3e-3, warmup_ratio=0.0, schedule="constant",
                                    patience=0, eval_every=2, progress=False))
     splits = leave_one_out(small)
@@ -137,7 +147,7 @@ def test_training_lowers_the_loss_and_save_load_is_exact(small, tmp_path, archit
 def test_user_tokens(small):
     model = tiny(small, user_buckets=7)
     histories = Ragged.from_lists([[3, 4], [], [3]])
-    tokens, mask = model.encode_histories(histories)
+    tokens, mask, _ = model.encode_histories(histories)
     assert tokens[0, 0] == tokens[2, 0] != tokens[1, 0]  # same first item, same bucket
     assert (tokens[:, 0] >= model.user_offset).all() and mask[1].sum() == 2  # user token + eos
 
@@ -152,3 +162,40 @@ def test_start_from_a_checkpoint_of_other_dimensions(small, tmp_path):
     histories = leave_one_out(small).test.histories.select(np.arange(20))
     loaded = Tiger.load(tmp_path / "model", small)
     assert np.array_equal(model.recommend(histories, 5)[0], loaded.recommend(histories, 5)[0])
+
+
+def test_history_items_sit_on_their_last_code(small):
+    model = tiny(small, "decoder-only", variable=True, item_content=True)
+    histories = Ragged.from_lists([[3, 4], [], [5]])
+    tokens, mask, items = model.encode_histories(histories, bos=True)
+    for row, history in enumerate(histories.to_lists()):
+        ends = np.cumsum([1] + [len(model.item_tokens[item]) for item in history])[1:] - 1
+        expected = np.full(tokens.shape[1], -1)
+        expected[ends] = history
+        assert np.array_equal(items[row].numpy(), expected)
+
+
+def test_content_reaches_the_model_only_where_an_option_reads_it(small):
+    histories = leave_one_out(small).test.histories.select(np.arange(20))
+    plain, with_content = tiny(small, "decoder-only"), tiny(small, "decoder-only", item_content=True)
+    assert with_content.net.content is not None and plain.net.content is None
+    with pytest.raises(GenrecError, match="decoder-only"):
+        tiny(small, "encoder-decoder", item_content=True)
+    with_content.net.eval()
+    before = with_content.recommend(histories, 10)[1]
+    with_content.net.content.mul_(-1.0)
+    assert not np.allclose(before, with_content.recommend(histories, 10)[1])
+
+
+def test_id_alignment_learns_an_items_id_from_its_content(small):
+    """Items drawn for alignment only (never a next-item target here) get their IDs from their content."""
+    model = tiny(small, "decoder-only", id_alignment_items=16)
+    items = np.arange(64)
+    optimiser = torch.optim.AdamW(model.net.parameters(), lr=1e-2)
+    first = model.alignment_loss(items).item()
+    for _ in range(60):
+        optimiser.zero_grad()
+        model.alignment_loss(items).backward()
+        optimiser.step()
+    assert model.alignment_loss(items).item() < 0.3 * first
+    assert model.align_token == model.n_tokens - 1

@@ -11,7 +11,13 @@ real, distinct item. Two architectures:
 - ``decoder-only``: a causal transformer that reads a user's whole code sequence once and learns every
   next item's codes in that one pass (cheaper training: one forward per sequence, not per prefix).
 
-Vocabulary: pad 0, eos/bos 1, then each level's codes as distinct tokens, then optional user buckets.
+Two options of the decoder-only model (not in the paper) give it what codes alone lack, the items
+themselves: ``item_content`` adds each history item's projected text embedding to its last code
+token, and ``id_alignment_items`` also asks the model, in every batch, for the IDs of uniformly drawn
+items from their text embeddings, so every item's ID is trained, not only those of popular targets.
+
+Vocabulary: pad 0, eos/bos 1, then each level's codes as distinct tokens, then optional user buckets,
+then (with ID alignment) the token that starts an alignment sequence.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import logging
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -72,7 +78,16 @@ class TigerConfig:
     decode_batch: int = 256  # users per beam-search batch
     valid_users: int = 2048  # validation users sampled for early stopping (0 = all)
     pretrained: str | None = None  # a Hugging Face T5 checkpoint (name or path) to start from
+    item_content: bool = False  # decoder-only: add each history item's text embedding to its last code
+    id_alignment_items: int = 0  # decoder-only: items per batch whose IDs are generated from their text
+    id_alignment_weight: float = 1.0  # weight of that loss beside the next-item loss
     train: TrainConfig = field(default_factory=_default_train)
+
+
+class HistoryTokens(NamedTuple):
+    tokens: torch.Tensor  # [n, width] left-aligned token ids
+    mask: torch.Tensor  # [n, width] 1 on tokens, 0 on padding
+    items: torch.Tensor  # [n, width] the item whose last code sits there, -1 elsewhere
 
 
 class Tiger(Recommender):
@@ -81,24 +96,32 @@ class Tiger(Recommender):
     name = "tiger"
     Config = TigerConfig
 
-    def __init__(self, config: TigerConfig, dataset: SequenceDataset,
-                 semantic_ids: SemanticIds | None = None) -> None:
+    def __init__(self, config: TigerConfig, dataset: SequenceDataset, semantic_ids: SemanticIds | None = None,
+                 content: torch.Tensor | None = None) -> None:
+        """``content``: the items' text embeddings for the options that read them (default: embedded
+        here, as the semantic IDs were)."""
         super().__init__(config, dataset)
         self.net: nn.Module | None = None
         if semantic_ids is not None:
-            self._build(semantic_ids)
+            self._build(semantic_ids, content=self._content(dataset, content))
 
     # ----------------------------------------------------------------------------------- setup
-    def _build(self, ids: SemanticIds, t5_config: dict | None = None) -> None:
+    def _build(self, ids: SemanticIds, t5_config: dict | None = None,
+               content: torch.Tensor | None = None) -> None:
         """Vocabulary, per-item tokens, trie and network for these semantic IDs (``t5_config``: a saved
-        model's exact T5 configuration, which differs from ours when it started from a checkpoint)."""
+        model's exact T5 configuration, which differs from ours when it started from a checkpoint;
+        ``content``: the items' text embeddings, when an option reads them)."""
         if ids.n_items != self.n_items:
             raise GenrecError(f"semantic IDs cover {ids.n_items} items but the dataset has {self.n_items}")
         config = self.config
+        if self.reads_content and config.architecture != "decoder-only":
+            raise GenrecError("tiger: item_content and id_alignment_items need architecture=decoder-only")
         self.ids, self.trie = ids, Trie.from_semantic_ids(ids)
         self.offsets = (2 + np.concatenate([[0], np.cumsum(ids.vocab_sizes)[:-1]])).astype(np.int64).tolist()
         self.user_offset = 2 + int(sum(ids.vocab_sizes))
         self.n_tokens = self.user_offset + config.user_buckets
+        self.align_token = self.n_tokens
+        self.n_tokens += int(config.id_alignment_items > 0)
         level = np.arange(len(ids.codes.values)) - np.repeat(ids.codes.offsets[:-1], ids.codes.lengths)
         self.item_tokens = Ragged(ids.codes.values + np.asarray(self.offsets)[level], ids.codes.offsets)
         self.depth = int(ids.codes.lengths.max())
@@ -106,7 +129,21 @@ class Tiger(Recommender):
             self.net = self._t5(t5_config)
         else:
             max_len = 2 + (config.max_history + 1) * self.depth
-            self.net = CausalTransformer(self.n_tokens, max_len, config)
+            self.net = CausalTransformer(self.n_tokens, max_len, config, content)
+
+    @property
+    def reads_content(self) -> bool:
+        return self.config.item_content or self.config.id_alignment_items > 0
+
+    def _content(self, dataset: SequenceDataset, given: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The items' text embeddings (``given``, else those the semantic IDs were built from; cached),
+        when an option reads them."""
+        if not self.reads_content or given is not None:
+            return given if self.reads_content else None
+        from genrec.data.text import item_texts
+        from genrec.embeddings.items import embed_items
+
+        return torch.from_numpy(embed_items(item_texts(dataset), self.config.encoder))
 
     def _t5(self, saved: dict | None) -> nn.Module:
         from transformers import T5Config, T5ForConditionalGeneration
@@ -128,11 +165,11 @@ class Tiger(Recommender):
 
     # ------------------------------------------------------------------------------- encoding
     def encode_histories(self, histories: Ragged, bos: bool = False, max_items: int | None = None,
-                         first_items: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Left-aligned tokens ``[n, width]`` and attention mask: ``[bos] [user] codes of the last
-        max_items (default max_history) items``, then eos for the encoder (``bos=False``) or nothing for
-        the decoder-only prompt (``bos=True``). ``first_items`` (each user's first item, default the
-        history's own) picks the user bucket."""
+                         first_items: np.ndarray | None = None) -> HistoryTokens:
+        """Left-aligned tokens ``[n, width]``, attention mask and item positions: ``[bos] [user] codes of
+        the last max_items (default max_history) items``, then eos for the encoder (``bos=False``) or
+        nothing for the decoder-only prompt (``bos=True``). ``first_items`` (each user's first item,
+        default the history's own) picks the user bucket."""
         recent = histories.tail(max_items or self.config.max_history)
         per_item = self.item_tokens.select(recent.values)
         n = len(histories)
@@ -142,7 +179,11 @@ class Tiger(Recommender):
         total = start + lengths + (0 if bos else 1)
         out = np.full((n, int(total.max(initial=1))), PAD, dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
-        out[user_of_token, start + np.arange(len(per_item.values)) - offsets[user_of_token]] = per_item.values
+        column = start + np.arange(len(per_item.values)) - offsets[user_of_token]
+        out[user_of_token, column] = per_item.values
+        items = np.full(out.shape, -1, dtype=np.int64)
+        last_code = per_item.offsets[1:] - 1
+        items[user_of_token[last_code], column[last_code]] = recent.values
         if bos:
             out[:, 0] = EOS
         else:
@@ -152,7 +193,8 @@ class Tiger(Recommender):
                 first_items, some = np.zeros(n, np.int64), histories.lengths > 0
                 first_items[some] = histories.values[histories.offsets[:-1][some]]
             out[:, int(bos)] = self._user_tokens(first_items)
-        return torch.from_numpy(out), (torch.arange(out.shape[1]) < torch.from_numpy(total)[:, None]).long()
+        mask = (torch.arange(out.shape[1]) < torch.from_numpy(total)[:, None]).long()
+        return HistoryTokens(torch.from_numpy(out), mask, torch.from_numpy(items))
 
     def _user_tokens(self, first_items: np.ndarray) -> np.ndarray:
         """TIGER hashes the user id into buckets. ``recommend`` sees histories, not user ids, so a user is
@@ -166,7 +208,7 @@ class Tiger(Recommender):
     # ------------------------------------------------------------------------------- training
     def fit(self, dataset: SequenceDataset, splits: Splits, run_dir: Path | None = None) -> dict:
         if self.net is None:
-            self._build(self._semantic_ids(dataset, run_dir))
+            self._build(self._semantic_ids(dataset, run_dir), content=self._content(dataset))
         config, train = self.config, self.config.train
         if config.architecture == "encoder-decoder":
             samples = PrefixSamples(splits.train, config.max_history)
@@ -178,9 +220,14 @@ class Tiger(Recommender):
                  len(samples), self.n_tokens, sum(p.numel() for p in self.net.parameters()))
         valid = splits.valid.sample(config.valid_users, train.seed)
         steps = math.ceil(len(samples) / train.batch_size)
+
+        def batches(epoch: int):
+            rng = np.random.default_rng([train.seed, epoch])  # alignment items: the same on resume
+            for batch in samples.batches(epoch, train.batch_size, train.seed):
+                yield *batch, rng.integers(self.n_items, size=config.id_alignment_items)
+
         trainer = Trainer(train, run_dir, resume=True)
-        summary = trainer.fit(self.net, lambda epoch: samples.batches(epoch, train.batch_size, train.seed),
-                              loss_fn, lambda: self._validate(valid), steps)
+        summary = trainer.fit(self.net, batches, loss_fn, lambda: self._validate(valid), steps)
         return {**summary, "semantic_ids": {"method": self.ids.method, "n_levels": self.ids.n_levels,
                                             "vocab_sizes": self.ids.vocab_sizes, **self.ids.stats}}
 
@@ -194,21 +241,35 @@ class Tiger(Recommender):
         return load_or_build(Path(run_dir) / IDS_DIR, dataset, config.tokenizer, config.tokenizer_params,
                              config.encoder)
 
-    def _seq2seq_loss(self, batch: tuple[Ragged, np.ndarray]) -> torch.Tensor:
-        histories, targets = batch
-        tokens, mask = self.encode_histories(histories)
+    def _seq2seq_loss(self, batch: tuple[Ragged, np.ndarray, np.ndarray]) -> torch.Tensor:
+        histories, targets, _ = batch
+        tokens, mask, _ = self.encode_histories(histories)
         return self.net(input_ids=tokens, attention_mask=mask, labels=self.target_tokens(targets)).loss
 
-    def _causal_loss(self, batch: tuple[Ragged, np.ndarray]) -> torch.Tensor:
-        """Next-token loss on every code of every item after a window's first (the window's context)."""
-        sequences, first_items = batch
-        tokens, mask = self.encode_histories(sequences, bos=True, max_items=self.config.max_history + 1,
-                                             first_items=first_items)
+    def _causal_loss(self, batch: tuple[Ragged, np.ndarray, np.ndarray]) -> torch.Tensor:
+        """Next-token loss on every code of every item after a window's first (the window's context),
+        plus the weighted ID-alignment loss of the batch's alignment items."""
+        sequences, first_items, alignment_items = batch
+        tokens, mask, items = self.encode_histories(
+            sequences, bos=True, max_items=self.config.max_history + 1, first_items=first_items)
         labels = tokens[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
         first_item_end = int(self.config.user_buckets > 0) + torch.from_numpy(
             self.item_tokens.lengths[sequences.values[sequences.offsets[:-1]]])
         labels = labels.masked_fill(torch.arange(labels.shape[1]) < first_item_end[:, None], -100)
-        logits = self.net(tokens[:, :-1])
+        logits = self.net(tokens[:, :-1], items[:, :-1] if self.config.item_content else None)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        if len(alignment_items):
+            loss = loss + self.config.id_alignment_weight * self.alignment_loss(alignment_items)
+        return loss
+
+    def alignment_loss(self, items: np.ndarray) -> torch.Tensor:
+        """Mean next-token loss of ``[align] codes``, where the align token carries the item's text
+        embedding: the model writes each item's ID from its content."""
+        labels = self.target_tokens(items)
+        tokens = torch.cat([torch.full((len(items), 1), self.align_token), labels[:, :-1].clamp_min(PAD)], 1)
+        at = torch.full(tokens.shape, -1, dtype=torch.int64)
+        at[:, 0] = torch.from_numpy(items)
+        logits = self.net(tokens, at)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
 
     def _validate(self, valid: EvalSet) -> float:
@@ -239,9 +300,10 @@ class Tiger(Recommender):
         """The ``StepDecoder`` and its start state for these users (the net must be in eval mode)."""
         if self.config.architecture == "encoder-decoder":
             decoder = T5StepDecoder(self.net, self.offsets, self.ids.vocab_sizes, start_token=PAD)
-            return decoder, decoder.start(*self.encode_histories(histories))
+            return decoder, decoder.start(*self.encode_histories(histories)[:2])
         decoder = CausalStepDecoder(self.net, self.offsets, self.ids.vocab_sizes)
-        return decoder, decoder.start(*self.encode_histories(histories, bos=True))
+        tokens, mask, items = self.encode_histories(histories, bos=True)
+        return decoder, decoder.start(tokens, mask, items if self.config.item_content else None)
 
     # ---------------------------------------------------------------------------- save / load
     def save(self, directory: Path) -> None:
@@ -260,10 +322,11 @@ class Tiger(Recommender):
         config = from_dict(TigerConfig, json.loads((directory / CONFIG_FILE).read_text()),
                            where=str(directory / CONFIG_FILE))
         t5_config = directory / T5_CONFIG_FILE
+        state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
         model = cls(config, dataset)
         model._build(SemanticIds.load(directory / IDS_DIR),
-                     json.loads(t5_config.read_text()) if t5_config.is_file() else None)
-        model.net.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+                     json.loads(t5_config.read_text()) if t5_config.is_file() else None, state.get("content"))
+        model.net.load_state_dict(state)
         model.net.eval()
         return model
 
@@ -322,9 +385,12 @@ def _length_bucketed(lengths: np.ndarray, epoch: int, batch_size: int, seed: int
 
 # ------------------------------------------------------------------------------ decoder-only
 class CausalTransformer(nn.Module):
-    """A pre-norm causal transformer with learned positions and tied output embeddings."""
+    """A pre-norm causal transformer with learned positions and tied output embeddings; with
+    ``content`` (``[n_items, d]`` text embeddings, kept as a buffer so a saved model is whole), tokens
+    may also carry an item's projected embedding."""
 
-    def __init__(self, n_tokens: int, max_len: int, config: TigerConfig) -> None:
+    def __init__(self, n_tokens: int, max_len: int, config: TigerConfig,
+                 content: torch.Tensor | None = None) -> None:
         super().__init__()
         self.tokens = nn.Embedding(n_tokens, config.d_model)
         self.positions = nn.Embedding(max_len, config.d_model)
@@ -333,16 +399,26 @@ class CausalTransformer(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         nn.init.normal_(self.tokens.weight, std=0.02)
         nn.init.normal_(self.positions.weight, std=0.02)
+        self.register_buffer("content", None if content is None else content.float())
+        if content is not None:  # made last: the other weights start as without it
+            self.content_proj = nn.Linear(content.shape[1], config.d_model)
 
-    def embed(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.tokens(tokens) + self.positions(positions))
+    def embed(self, tokens: torch.Tensor, positions: torch.Tensor,
+              items: torch.Tensor | None = None) -> torch.Tensor:
+        """Token and position embeddings, plus ``items``' (same shape, -1 = none) projected content."""
+        x = self.tokens(tokens) + self.positions(positions)
+        if items is not None:
+            where = (items >= 0).nonzero(as_tuple=True)
+            x = x.index_put(where, self.content_proj(self.content[items[where]]), accumulate=True)
+        return self.dropout(x)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(x) @ self.tokens.weight.T
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``[B, T]`` left-aligned tokens -> next-token logits ``[B, T, n_tokens]``."""
-        x = self.embed(tokens, torch.arange(tokens.shape[1]))
+    def forward(self, tokens: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, T]`` left-aligned tokens (and their items, see ``embed``) -> next-token logits
+        ``[B, T, n_tokens]``."""
+        x = self.embed(tokens, torch.arange(tokens.shape[1]), items)
         for block in self.blocks:
             q, k, v = block.qkv(x)
             x = block.finish(x, F.scaled_dot_product_attention(
@@ -393,9 +469,10 @@ class CausalStepDecoder:
         self.net, self.levels = net, LevelTokens(offsets, vocab_sizes)
 
     @torch.no_grad()
-    def start(self, tokens: torch.Tensor, mask: torch.Tensor) -> CausalState:
+    def start(self, tokens: torch.Tensor, mask: torch.Tensor,
+              items: torch.Tensor | None = None) -> CausalState:
         net, n = self.net, len(tokens)
-        x = net.embed(tokens, torch.arange(tokens.shape[1]))
+        x = net.embed(tokens, torch.arange(tokens.shape[1]), items)
         prefix = []
         for block in net.blocks:
             q, k, v = block.qkv(x)
