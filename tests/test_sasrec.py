@@ -13,8 +13,9 @@ from genrec.data import SequenceDataset, leave_one_out
 from genrec.data.ragged import Ragged
 from genrec.evaluation.protocol import evaluate
 from genrec.models.base import eval_mode
+from genrec.models.dropout import dropout
 from genrec.models.popularity import Popularity, PopularityConfig
-from genrec.models.sasrec import Block, SASRec, SASRecConfig, attention_mask, bucketed_batches, dropout
+from genrec.models.sasrec import Block, SASRec, SASRecConfig, attention_mask, bucketed_batches
 from genrec.runs import seed_everything
 from genrec.training import TrainConfig
 

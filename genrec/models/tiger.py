@@ -42,6 +42,7 @@ from genrec.errors import GenrecError
 from genrec.evaluation.protocol import evaluate
 from genrec.io import atomic_write, write_json
 from genrec.models.base import Recommender, eval_mode
+from genrec.models.dropout import Dropout
 from genrec.semantic_ids.codes import SemanticIds
 from genrec.training.config import TrainConfig
 from genrec.training.trainer import Trainer
@@ -396,7 +397,7 @@ class CausalTransformer(nn.Module):
         self.positions = nn.Embedding(max_len, config.d_model)
         self.blocks = nn.ModuleList(CausalBlock(config) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.d_model)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         nn.init.normal_(self.tokens.weight, std=0.02)
         nn.init.normal_(self.positions.weight, std=0.02)
         self.register_buffer("content", None if content is None else content.float())
@@ -433,9 +434,9 @@ class CausalBlock(nn.Module):
         inner = config.heads * config.d_kv
         self.norm1, self.norm2 = nn.LayerNorm(config.d_model), nn.LayerNorm(config.d_model)
         self.qkv_proj, self.out = nn.Linear(config.d_model, 3 * inner), nn.Linear(inner, config.d_model)
-        self.ff = nn.Sequential(nn.Linear(config.d_model, config.d_ff), nn.GELU(), nn.Dropout(config.dropout),
+        self.ff = nn.Sequential(nn.Linear(config.d_model, config.d_ff), nn.GELU(), Dropout(config.dropout),
                                 nn.Linear(config.d_ff, config.d_model))
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Each ``[B, heads, T, d_kv]``."""
