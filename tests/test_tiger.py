@@ -71,11 +71,13 @@ def reference_scores(model: Tiger, histories: Ragged, items: np.ndarray) -> torc
             width = prompt.shape[1] + targets.shape[1]
             seqs = torch.zeros(n * m, width, dtype=torch.int64)
             seqs[:, :prompt.shape[1]] = prompt.repeat_interleave(m, 0)
-            seq_items = torch.full(seqs.shape, -1)
-            seq_items[:, :prompt.shape[1]] = at.repeat_interleave(m, 0)
+            seq_items = None
+            if at is not None:
+                seq_items = torch.full(seqs.shape, -1)
+                seq_items[:, :prompt.shape[1]] = at.repeat_interleave(m, 0)
             position = lengths.repeat_interleave(m)[:, None] + torch.arange(targets.shape[1])
             seqs.scatter_(1, position, targets.repeat(n, 1).clamp_min(0))
-            logits = model.net(seqs, seq_items if model.config.item_content else None)
+            logits = model.net(seqs, seq_items)
             logits = logits.gather(1, (position - 1)[..., None].expand(-1, -1, model.n_tokens))
             labels = targets.repeat(n, 1)
     log_probs = torch.log_softmax(logits.float(), -1).gather(2, labels.clamp_min(0)[..., None]).squeeze(2)

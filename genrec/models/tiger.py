@@ -88,7 +88,7 @@ class TigerConfig:
 class HistoryTokens(NamedTuple):
     tokens: torch.Tensor  # [n, width] left-aligned token ids
     mask: torch.Tensor  # [n, width] 1 on tokens, 0 on padding
-    items: torch.Tensor  # [n, width] the item whose last code sits there, -1 elsewhere
+    items: torch.Tensor | None  # [n, width] the item whose last code sits there, -1 elsewhere (item_content)
 
 
 class Tiger(Recommender):
@@ -139,8 +139,10 @@ class Tiger(Recommender):
     def _content(self, dataset: SequenceDataset, given: torch.Tensor | None = None) -> torch.Tensor | None:
         """The items' text embeddings (``given``, else those the semantic IDs were built from; cached),
         when an option reads them."""
-        if not self.reads_content or given is not None:
-            return given if self.reads_content else None
+        if not self.reads_content:
+            return None
+        if given is not None:
+            return given
         from genrec.data.text import item_texts
         from genrec.embeddings.items import embed_items
 
@@ -182,9 +184,12 @@ class Tiger(Recommender):
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         column = start + np.arange(len(per_item.values)) - offsets[user_of_token]
         out[user_of_token, column] = per_item.values
-        items = np.full(out.shape, -1, dtype=np.int64)
-        last_code = per_item.offsets[1:] - 1
-        items[user_of_token[last_code], column[last_code]] = recent.values
+        items = None
+        if self.config.item_content:  # only then read, so not built on every batch
+            items = np.full(out.shape, -1, dtype=np.int64)
+            last_code = per_item.offsets[1:] - 1
+            items[user_of_token[last_code], column[last_code]] = recent.values
+            items = torch.from_numpy(items)
         if bos:
             out[:, 0] = EOS
         else:
@@ -195,7 +200,7 @@ class Tiger(Recommender):
                 first_items[some] = histories.values[histories.offsets[:-1][some]]
             out[:, int(bos)] = self._user_tokens(first_items)
         mask = (torch.arange(out.shape[1]) < torch.from_numpy(total)[:, None]).long()
-        return HistoryTokens(torch.from_numpy(out), mask, torch.from_numpy(items))
+        return HistoryTokens(torch.from_numpy(out), mask, items)
 
     def _user_tokens(self, first_items: np.ndarray) -> np.ndarray:
         """TIGER hashes the user id into buckets. ``recommend`` sees histories, not user ids, so a user is
@@ -257,7 +262,7 @@ class Tiger(Recommender):
         first_item_end = int(self.config.user_buckets > 0) + torch.from_numpy(
             self.item_tokens.lengths[sequences.values[sequences.offsets[:-1]]])
         labels = labels.masked_fill(torch.arange(labels.shape[1]) < first_item_end[:, None], -100)
-        logits = self.net(tokens[:, :-1], items[:, :-1] if self.config.item_content else None)
+        logits = self.net(tokens[:, :-1], None if items is None else items[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
         if len(alignment_items):
             loss = loss + self.config.id_alignment_weight * self.alignment_loss(alignment_items)
@@ -303,8 +308,7 @@ class Tiger(Recommender):
             decoder = T5StepDecoder(self.net, self.offsets, self.ids.vocab_sizes, start_token=PAD)
             return decoder, decoder.start(*self.encode_histories(histories)[:2])
         decoder = CausalStepDecoder(self.net, self.offsets, self.ids.vocab_sizes)
-        tokens, mask, items = self.encode_histories(histories, bos=True)
-        return decoder, decoder.start(tokens, mask, items if self.config.item_content else None)
+        return decoder, decoder.start(*self.encode_histories(histories, bos=True))
 
     # ---------------------------------------------------------------------------- save / load
     def save(self, directory: Path) -> None:
