@@ -26,6 +26,7 @@ from genrec.evaluation.metrics import DEFAULT_KS
 from genrec.evaluation.protocol import EvalResult, evaluate
 from genrec.io import atomic_write, write_json, write_text
 from genrec.models import Recommender, model_class
+from genrec.training import distributed
 
 log = logging.getLogger("genrec")
 
@@ -66,17 +67,22 @@ def default_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
 
 
 def train_run(config: RunConfig, run_dir: str | Path | None = None, resume: bool = False) -> dict:
-    """Train, evaluate on validation and test, and write the run directory. Returns metrics.json."""
-    run_dir = Path(run_dir) if run_dir else default_run_dir(config)
+    """Train, evaluate on validation and test, and write the run directory. Returns metrics.json.
+
+    Started by torchrun, every process trains its share of the batches and process 0 alone writes,
+    evaluates and returns the metrics (the others return ``{}``)."""
+    distributed.setup()
+    run_dir = Path(distributed.from_main(str(run_dir) if run_dir else str(default_run_dir(config))))
     if resume:
         if not (run_dir / CONFIG).is_file():
             raise GenrecError(f"{run_dir}: nothing to resume (no {CONFIG})")
         config = from_dict(RunConfig, load_yaml(run_dir / CONFIG), where=str(run_dir / CONFIG))
     elif (run_dir / METRICS).exists():
         raise GenrecError(f"{run_dir} already holds a finished run; choose another --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_yaml(run_dir / CONFIG, to_dict(config))
-    _log_to(run_dir / LOG)
+    if distributed.is_main():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_yaml(run_dir / CONFIG, to_dict(config))
+        _log_to(run_dir / LOG)
     cls = model_class(config.model)
     params = from_dict(cls.Config, config.params, where=f"{cls.name} config")
     seed_everything(getattr(getattr(params, "train", None), "seed", 42))
@@ -90,6 +96,8 @@ def train_run(config: RunConfig, run_dir: str | Path | None = None, resume: bool
     summary = model.fit(dataset, splits, run_dir)
     # this process's fit plus the epochs trained before a resume, so a resumed run reports its whole cost
     train_seconds = time.perf_counter() - start + summary.get("resumed_seconds", 0.0)
+    if not distributed.is_main():
+        return {}
     model.save(run_dir / MODEL_DIR)
     return _evaluate_and_write(model, dataset, config, run_dir, {**summary, "train_seconds": train_seconds})
 

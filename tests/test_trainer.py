@@ -141,20 +141,34 @@ def test_time_limit_stops_and_keeps_best(tmp_path):
 
 
 def test_time_limit_leaves_room_for_the_closing_validation():
-    """Validation takes 0.3 s and the limit is 0.8 s: after two epochs (0.6 s) a third would end at
-    0.9 s, so training stops there rather than overrunning."""
+    """Validation takes 0.5 s and the limit is 1.35 s: after two epochs (1 s) a third would end at
+    1.5 s, so training stops there rather than overrunning (0.35 s to spare for a loaded machine)."""
     module = make_module(0)
     batches, loss_fn, validate = make_task(module)
 
     def slow_validate() -> float:
-        time.sleep(0.3)
+        time.sleep(0.5)
         return validate()
 
     start = time.perf_counter()
-    summary = Trainer(config(epochs=100, max_minutes=0.8 / 60), None).fit(module, batches, loss_fn,
-                                                                          slow_validate, STEPS)
+    summary = Trainer(config(epochs=100, max_minutes=1.35 / 60), None).fit(module, batches, loss_fn,
+                                                                           slow_validate, STEPS)
     assert summary["stopped"] == "time" and summary["epochs"] == 2
-    assert summary["train_minutes"] * 60 <= time.perf_counter() - start <= 0.8  # the whole call, set-up too
+    assert summary["train_minutes"] * 60 <= time.perf_counter() - start <= 1.35  # the whole call, set-up too
+
+
+def test_step_limit_stops_mid_epoch_and_validates():
+    module = make_module(0)
+    batches, loss_fn, validate = make_task(module)
+    taken = []
+
+    def counted(rows):
+        taken.append(len(rows))
+        return loss_fn(rows)
+
+    summary = Trainer(config(max_steps=STEPS + 2), None).fit(module, batches, counted, validate, STEPS)
+    assert summary["stopped"] == "steps" and summary["epochs"] == 2 and len(taken) == STEPS + 2
+    assert "valid_ndcg@10" in summary["history"][-1]
 
 
 def test_diverging_loss_is_a_clear_error():

@@ -20,6 +20,7 @@ from genrec.semantic_ids import get_tokenizer
 from genrec.semantic_ids.base import Tokenizer
 from genrec.semantic_ids.codes import META_FILE, SemanticIds
 from genrec.semantic_ids.collisions import disambiguate
+from genrec.training import distributed
 
 log = logging.getLogger("genrec")
 
@@ -72,7 +73,12 @@ def load_or_build(directory: str | Path, dataset: SequenceDataset, method: str, 
                   encoder: str = "minilm", cache: bool = True) -> SemanticIds:
     """The IDs saved in ``directory`` when they were made the same way for this dataset, else build
     and save them there (how a model run keeps the IDs it was trained with)."""
-    directory = Path(directory)
+    with distributed.main_first():  # in data-parallel training process 0 builds, the others load
+        return _load_or_build(Path(directory), dataset, method, params, encoder, cache)
+
+
+def _load_or_build(directory: Path, dataset: SequenceDataset, method: str, params: dict | None,
+                   encoder: str, cache: bool) -> SemanticIds:
     if (directory / META_FILE).is_file():
         ids = SemanticIds.load(directory)
         _, config = tokenizer_config(method, params)

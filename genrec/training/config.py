@@ -21,6 +21,7 @@ class TrainConfig:
     # wall-clock limit on the whole fit (epochs, validations, checkpoints), keeping the best checkpoint;
     # training stops early enough for one more validation and checkpoint to fit; 0 = no limit
     max_minutes: float = 0.0
+    max_steps: int = 0  # stop after this many optimiser steps (smoke tests, timing); 0 = no limit
     seed: int = 42
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     progress: bool = True

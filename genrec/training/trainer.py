@@ -5,7 +5,8 @@ trainer owns the optimiser (AdamW), the learning-rate schedule, gradient clippin
 validation NDCG@10 (restoring the best weights at the end), the time limit and the checkpoint
 ``run_dir/checkpoints/last.pt``. The checkpoint is rewritten atomically after every epoch with
 everything that decides what happens next (weights, optimiser, schedule, best state, RNG states), so
-a killed run resumed from it ends with the same weights as one that was never interrupted.
+a killed run resumed from it ends with the same weights as one that was never interrupted. Started by
+torchrun, it trains data-parallel (``genrec.training.distributed``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 
 from genrec.errors import GenrecError
 from genrec.io import atomic_write
+from genrec.training import distributed
 from genrec.training.config import TrainConfig
 
 log = logging.getLogger("genrec")
@@ -75,7 +77,14 @@ class Trainer:
         config = self.config
         if config.threads > 0:
             torch.set_num_threads(config.threads)
+        world = distributed.world_size()
+        if world > 1:
+            distributed.broadcast_module(module)
+            torch.manual_seed(config.seed + distributed.rank())  # each process its own dropout masks
+        steps_per_epoch = max(1, steps_per_epoch // world)  # this process's share of the batches
         total_steps = max(1, config.epochs * steps_per_epoch)
+        if config.max_steps > 0:
+            total_steps = min(total_steps, config.max_steps)
         optimizer = torch.optim.AdamW(param_groups(module, config.weight_decay), lr=config.lr)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps))
         state = {"epoch": 0, "best_metric": -math.inf, "best_epoch": None, "best_state": None,
@@ -123,9 +132,10 @@ class Trainer:
                 break
             start = time.perf_counter()
             module.train()
-            losses, out_of_time = [], False
-            bar = tqdm(batches(epoch), total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
-                       disable=not config.progress, leave=False)
+            losses, out_of_time, out_of_steps = [], False, False
+            bar = tqdm(distributed.shard(batches(epoch), steps_per_epoch), total=steps_per_epoch,
+                       desc=f"epoch {epoch + 1}/{config.epochs}",
+                       disable=not (config.progress and distributed.is_main()), leave=False)
             for step, batch in enumerate(bar):
                 loss = loss_fn(batch)
                 if not torch.isfinite(loss):
@@ -133,19 +143,24 @@ class Trainer:
                                       f"step {step + 1}; lower train.lr or raise train.warmup_ratio")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                distributed.average_gradients(params)
                 if config.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
                 optimizer.step()
                 scheduler.step()
                 losses.append(loss.item())
                 bar.set_postfix(loss=f"{losses[-1]:.4f}", best=f"{max(state['best_metric'], 0):.4f}")
-                if over_limit():
+                if config.max_steps > 0 and scheduler.last_epoch >= config.max_steps:
+                    out_of_steps = True
+                    break
+                if distributed.any_process(over_limit()):
                     out_of_time = True
                     break
             bar.close()
             state["epoch"] = epoch + 1
-            entry: dict[str, Any] = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None}
-            last = state["epoch"] >= config.epochs or out_of_time
+            loss = distributed.mean_over_processes(float(np.mean(losses))) if losses else None
+            entry: dict[str, Any] = {"epoch": epoch + 1, "loss": loss}
+            last = state["epoch"] >= config.epochs or out_of_time or out_of_steps
             if state["epoch"] % max(1, config.eval_every) == 0 or last:
                 entry[METRIC] = self._validate(module, validate, state)
                 if config.patience > 0 and state["bad_evals"] >= config.patience:
@@ -153,8 +168,10 @@ class Trainer:
             state["elapsed"] += time.perf_counter() - start
             entry["seconds"] = round(time.perf_counter() - start, 3)
             state["history"].append(entry)
-            if over_limit() and state["stopped"] is None:
+            if distributed.any_process(over_limit()) and state["stopped"] is None:
                 state["stopped"] = "time"
+            elif out_of_steps and state["stopped"] is None:
+                state["stopped"] = "steps"
             elif state["epoch"] >= config.epochs and state["stopped"] is None:
                 state["stopped"] = "epochs"
             log.info("epoch %d: loss %s, %s %s, %.1f s", entry["epoch"],
@@ -169,8 +186,8 @@ class Trainer:
     def _validate(self, module: torch.nn.Module, validate: Callable[[], float], state: dict) -> float:
         module.eval()
         start = time.perf_counter()
-        with torch.no_grad():
-            metric = float(validate())
+        with torch.no_grad():  # process 0 validates; every process takes the same decision from it
+            metric = distributed.from_main(float(validate()) if distributed.is_main() else None)
         state["validation_seconds"] = max(state["validation_seconds"], time.perf_counter() - start)
         module.train()
         if metric > state["best_metric"]:
@@ -184,10 +201,13 @@ class Trainer:
               state: dict) -> None:
         if self.path is None:
             return
+        rng = distributed.gather(_rng_states())  # every process's, so that each resumes its own
+        if not distributed.is_main():
+            return
         checkpoint = {
             "module": module.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "state": state, "config": asdict(self.config), "rng": _rng_states(),
+            "state": state, "config": asdict(self.config), "rng": rng,
         }
         atomic_write(self.path, lambda f: torch.save(checkpoint, f))
 
@@ -202,7 +222,13 @@ class Trainer:
                               "delete it to start again") from None
         if checkpoint.get("config") != asdict(self.config):
             log.warning("%s was written with a different training config; resuming anyway", self.path)
-        _set_rng_states(checkpoint["rng"])
+        rng = checkpoint["rng"]
+        rng = [rng] if isinstance(rng, dict) else rng  # written by one process before data parallelism
+        if len(rng) == distributed.world_size():
+            _set_rng_states(rng[distributed.rank()])
+        else:
+            log.warning("%s was written by %d processes, not %d: random streams start afresh", self.path,
+                        len(rng), distributed.world_size())
         # older checkpoints lack the longest validation and save
         return {"validation_seconds": 0.0, "save_seconds": 0.0, **checkpoint["state"]}
 

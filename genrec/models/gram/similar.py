@@ -45,6 +45,7 @@ def sasrec_item_table(dataset, splits, run_dir: Path | None, cf_run: str, cf_con
     from genrec.config import from_dict
     from genrec.embeddings.collaborative import collaborative_embeddings
     from genrec.models.sasrec import SASRec
+    from genrec.training import distributed
 
     if cf_run:
         return collaborative_embeddings(cf_run, dataset.n_items)
@@ -52,7 +53,7 @@ def sasrec_item_table(dataset, splits, run_dir: Path | None, cf_run: str, cf_con
     if cf_dir is not None and (cf_dir / "model" / "model.pt").is_file():
         return SASRec.load(cf_dir / "model", dataset).item_embeddings()
     model = SASRec(from_dict(SASRec.Config, cf_config, "gram.cf_config"), dataset)
-    model.fit(dataset, splits, cf_dir)
-    if cf_dir is not None:
+    model.fit(dataset, splits, cf_dir)  # data-parallel too when this GRAM run is
+    if cf_dir is not None and distributed.is_main():
         model.save(cf_dir / "model")
     return model.item_embeddings()
