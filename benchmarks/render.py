@@ -16,7 +16,7 @@ import yaml
 
 from genrec.errors import GenrecError
 from genrec.evaluation.records import read_records
-from genrec.evaluation.tables import group, is_quality, results_table, speed_table
+from genrec.evaluation.tables import MISSING, group, is_quality, markdown_table, results_table, speed_table
 from genrec.io import write_text
 
 HERE = Path(__file__).resolve().parent
@@ -56,7 +56,38 @@ def load_published(path: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:
     return published, sources
 
 
-def render(records: list[dict], published: dict[str, list[dict]], sources: dict[str, str], notes: str) -> str:
+def ablation_tables(records: list[dict], ablations: dict, sources: dict[str, str]) -> str:
+    """GRAM's Table 3 beside ours: per dataset, the full recipe and each part taken out, with each
+    side's N@5 change against its own full recipe (the paper reports @5 only; our N@10 is shown too)."""
+    tests = {(r["dataset"], r["variant"]): r for r in records if r["model"] == "gram" and r["split"] == "test"}
+    parts = ["### GRAM ablations (the paper's Table 3)\n",
+             f"Test split; measured rows are `gram` records, the paper's from {sources[ablations['source']]}.\n"]
+    for dataset, table in ablations.items():
+        if dataset == "source":
+            continue
+        control = table["control"]
+        full = tests.get((dataset, control))
+        rows = []
+        for part, (paper_r5, paper_n5) in table["paper"].items():
+            record = full if part == "full" else tests.get((dataset, f"{part},{control}"))
+            ours = [MISSING] * 4
+            if record:
+                ours = [f"{record['metrics'][m]:.4f}" for m in ("recall@5", "ndcg@5", "ndcg@10")]
+                ours.append(_change(record["metrics"]["ndcg@5"], full and full["metrics"]["ndcg@5"], part))
+            paper = [f"{paper_r5:.4f}", f"{paper_n5:.4f}", _change(paper_n5, table["paper"]["full"][1], part)]
+            rows.append([part, *ours, *paper])
+        parts.append(f"**{dataset}** (our full recipe: row `{control}`)\n")
+        parts.append(markdown_table(["part taken out", "R@5", "N@5", "N@10", "N@5 vs full", "paper R@5",
+                                     "paper N@5", "paper N@5 vs full"], rows))
+    return "\n".join(parts)
+
+
+def _change(value: float, full: float | None, part: str) -> str:
+    return MISSING if part == "full" or not full else f"{value / full - 1:+.0%}"
+
+
+def render(records: list[dict], published: dict[str, list[dict]], sources: dict[str, str], notes: str,
+           ablations: dict | None = None) -> str:
     quality = [r for r in records if is_quality(r)]
     speed = [r for r in records if not is_quality(r)]
     by_split = group(quality, "dataset", "split")
@@ -74,6 +105,8 @@ def render(records: list[dict], published: dict[str, list[dict]], sources: dict[
                  for r in rows]
         if other:
             parts.append(f"Other splits.\n\n{results_table(other)}")
+    if ablations:
+        parts.append(ablation_tables(records, ablations, sources))
     parts.append("## Speed and other measurements\n")
     for (model,), rows in group(speed, "model").items():
         parts.append(f"### {model}\n\n{speed_table(rows)}")
@@ -94,9 +127,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE.parent / "BENCHMARKS.md")
     args = parser.parse_args()
     published, sources = load_published(args.published)
+    ablations = (yaml.safe_load(args.published.read_text()) or {}).get("gram_ablations")
     notes = args.notes.read_text(encoding="utf-8") if args.notes.is_file() else ""
     records = read_records(args.results)
-    write_text(args.out, render(records, published, sources, notes))
+    write_text(args.out, render(records, published, sources, notes, ablations))
     print(f"wrote {args.out} from {len(records)} records")
 
 
