@@ -49,7 +49,8 @@ def timed_fit(model_name: str, dataset_name: str, overrides: list[str], steps: i
     summary = model.fit(dataset, splits, None)
     seconds = time.perf_counter() - start
     if summary["stopped"] != "steps":
-        raise SystemExit(f"the fit stopped by {summary['stopped']}, not after {steps} steps: raise train.epochs")
+        raise SystemExit(f"the fit stopped by {summary['stopped']}, not after {steps} steps: "
+                         "raise train.epochs")
     return seconds
 
 
@@ -103,7 +104,8 @@ def main() -> None:
         raise SystemExit("give the global batch as --set train.batch_size=N")
     extra_samples = (args.steps - args.steps // 5) * batch
     one, two = arm(args, 1), arm(args, 2)
-    rates = {name: extra_samples / (times["long"] - times["short"]) for name, times in (("one", one), ("two", two))}
+    rates = {name: extra_samples / (times["long"] - times["short"])
+             for name, times in (("one", one), ("two", two))}
     metrics = {"samples_per_second": rates["one"], "data_parallel_samples_per_second": rates["two"],
                "speedup": rates["two"] / rates["one"]}
     path = write_record(args.dataset, f"training:{args.model}", "data-parallel", "train", metrics,

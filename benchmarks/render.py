@@ -59,9 +59,11 @@ def load_published(path: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:
 def ablation_tables(records: list[dict], ablations: dict, sources: dict[str, str]) -> str:
     """GRAM's Table 3 beside ours: per dataset, the full recipe and each part taken out, with each
     side's N@5 change against its own full recipe (the paper reports @5 only; our N@10 is shown too)."""
-    tests = {(r["dataset"], r["variant"]): r for r in records if r["model"] == "gram" and r["split"] == "test"}
+    tests = {(r["dataset"], r["variant"]): r for r in records
+             if r["model"] == "gram" and r["split"] == "test"}
     parts = ["### GRAM ablations (the paper's Table 3)\n",
-             f"Test split; measured rows are `gram` records, the paper's from {sources[ablations['source']]}.\n"]
+             "Test split; measured rows are `gram` records, the paper's from "
+             f"{sources[ablations['source']]}.\n"]
     for dataset, table in ablations.items():
         if dataset == "source":
             continue

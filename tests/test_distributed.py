@@ -82,7 +82,8 @@ def train(out: Path, batch: int, dropout: float, run_dir: Path | None = None,
     module, batches, loss_fn, validate = task(batch, dropout, fail_at)
     config = TrainConfig(epochs=epochs, lr=1e-2, patience=0, progress=False, grad_clip=0.5)
     try:
-        summary = Trainer(config, run_dir).fit(module, batches, loss_fn, validate, len(range(0, STEPS * 8, batch)))
+        steps = len(range(0, STEPS * 8, batch))
+        summary = Trainer(config, run_dir).fit(module, batches, loss_fn, validate, steps)
     except Interrupted:
         return
     torch.save({"weights": module.state_dict(), "summary": summary}, out / f"rank{distributed.rank()}.pt")
@@ -135,7 +136,8 @@ def test_genrec_train_under_torchrun_writes_one_run(tmp_path):
         pytest.skip("movielens-100k is not available")
     run = tmp_path / "run"
     genrec = Path(sys.executable).parent / "genrec"  # the console script beside this interpreter
-    settings = ["hidden=16", "train.epochs=2", "train.progress=false", "train.batch_size=64", "samples=sequences"]
+    settings = ["hidden=16", "train.epochs=2", "train.progress=false", "train.batch_size=64",
+                "samples=sequences"]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                "--no-python", str(genrec), "train", "--model", "sasrec", "--dataset", "movielens-100k",
                "--run-dir", str(run), *[a for s in settings for a in ("--set", s)]]
