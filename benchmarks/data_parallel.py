@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from genrec.config import from_dict
-from genrec.data import leave_one_out, load_dataset
+from genrec.data import SequenceDataset, leave_one_out, load_dataset
 from genrec.evaluation.records import write_record
 from genrec.models import model_class
 from genrec.runs import resolve_config
@@ -36,13 +36,17 @@ from genrec.training import distributed
 QUICK_VALIDATION = {"tiger": ["valid_users=64"], "gram": ["valid_users=64"]}
 
 
-def timed_fit(model_name: str, dataset_name: str, overrides: list[str], steps: int) -> float:
+def global_batch(settings: list[str]) -> int:
+    """The ``train.batch_size=N`` among the overrides (0 when absent)."""
+    return int(next((s.split("=", 1)[1] for s in settings if s.startswith("train.batch_size=")), 0))
+
+
+def timed_fit(model_name: str, dataset: SequenceDataset, overrides: list[str], steps: int) -> float:
     """Seconds of one ``fit`` of a fresh model limited to ``steps`` optimiser steps."""
-    config = resolve_config(model_name, dataset_name, [*overrides, f"train.max_steps={steps}",
+    config = resolve_config(model_name, dataset.name, [*overrides, f"train.max_steps={steps}",
                                                        "train.progress=false", "train.patience=0"])
     cls = model_class(config.model)
     params = from_dict(cls.Config, config.params, where=f"{cls.name} config")
-    dataset = load_dataset(config.dataset)
     splits = leave_one_out(dataset)
     model = cls(params, dataset)
     start = time.perf_counter()
@@ -59,15 +63,16 @@ def worker(args: argparse.Namespace) -> None:
     distributed.setup()
     torch.set_num_threads(args.threads)
     overrides = [*QUICK_VALIDATION.get(args.model, []), *args.set, f"train.threads={args.threads}"]
-    short = timed_fit(args.model, args.dataset, overrides, args.steps // 5)
-    long = timed_fit(args.model, args.dataset, overrides, args.steps)
+    dataset = load_dataset(args.dataset)
+    short = timed_fit(args.model, dataset, overrides, args.steps // 5)
+    long = timed_fit(args.model, dataset, overrides, args.steps)
     if distributed.is_main():
         print(json.dumps({"short": short, "long": long}))
 
 
 def arm(args: argparse.Namespace, processes: int) -> dict:
     """Run one arm in fresh processes and return its short and long fit times."""
-    batch = int(next((s.split("=", 1)[1] for s in args.set if s.startswith("train.batch_size=")), 0))
+    batch = global_batch(args.set)
     if batch % processes:
         raise SystemExit(f"train.batch_size={batch} does not split over {processes} processes")
     settings = [s for s in args.set if not s.startswith("train.batch_size=")]
@@ -99,11 +104,14 @@ def main() -> None:
     if args.role == "worker":
         worker(args)
         return
-    batch = int(next((s.split("=", 1)[1] for s in args.set if s.startswith("train.batch_size=")), 0))
+    batch = global_batch(args.set)
     if not batch:
         raise SystemExit("give the global batch as --set train.batch_size=N")
     extra_samples = (args.steps - args.steps // 5) * batch
     one, two = arm(args, 1), arm(args, 2)
+    if min(one["long"] - one["short"], two["long"] - two["short"]) <= 0:
+        raise SystemExit(f"the long fits were not slower than the short ones ({one}, {two}): "
+                         "raise --steps so that the extra steps outweigh the noise")
     rates = {name: extra_samples / (times["long"] - times["short"])
              for name, times in (("one", one), ("two", two))}
     metrics = {"samples_per_second": rates["one"], "data_parallel_samples_per_second": rates["two"],

@@ -158,8 +158,8 @@ class Trainer:
                     break
             bar.close()
             state["epoch"] = epoch + 1
-            loss = distributed.mean_over_processes(float(np.mean(losses))) if losses else None
-            entry: dict[str, Any] = {"epoch": epoch + 1, "loss": loss}
+            mean_loss = distributed.mean_over_processes(float(np.mean(losses))) if losses else None
+            entry: dict[str, Any] = {"epoch": epoch + 1, "loss": mean_loss}
             last = state["epoch"] >= config.epochs or out_of_time or out_of_steps
             if state["epoch"] % max(1, config.eval_every) == 0 or last:
                 entry[METRIC] = self._validate(module, validate, state)
