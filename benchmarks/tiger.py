@@ -8,7 +8,8 @@ command again resumes an unfinished run directory, or re-records a finished one)
 whole catalogue on validation and test, and writes one record per split: model ``tiger``, variant
 ``tokenizer=<method>`` (the decoder-only architecture: ``decoder-only``, plus
 ``,tokenizer=<method>`` for a non-default tokenizer), then any ``tokenizer_params`` overrides
-(``,subspaces=3``), then the decoder-only options that are on (``,item_content``,
+(``,subspaces=3``), then the network sizes that differ from the paper's (``,layers=2``), then the
+decoder-only options that are on (``,item_content``,
 ``,id_alignment_items=16``). ``--set key=value`` overrides any TigerConfig field, e.g.
 ``--set train.max_minutes=90``.
 """
@@ -21,9 +22,12 @@ from pathlib import Path
 from run_records import finished_or_trained, keep_ranks
 
 from genrec.evaluation.records import RESULTS_DIR, write_record
+from genrec.models.tiger import TigerConfig
 from genrec.runs import resolve_config
 
 DEFAULT_TOKENIZER = "rq-kmeans"
+SIZES = ("layers", "d_model", "heads", "d_kv", "d_ff")
+PAPER_SIZE = TigerConfig()  # the defaults are the paper's sizes
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,13 +45,14 @@ def parse_args() -> argparse.Namespace:
 
 def variant(params: dict) -> str:
     """``tokenizer=<method>`` or ``decoder-only[,tokenizer=<method>]``, then any tokenizer overrides,
-    then the item-content options that are on."""
+    then the network's sizes that differ from the paper's, then the item-content options that are on."""
     architecture, tokenizer = params["architecture"], params["tokenizer"]
     tokenizer_params = params.get("tokenizer_params") or {}
     parts = [f"tokenizer={tokenizer}"] if architecture == "encoder-decoder" else ["decoder-only"]
     if architecture != "encoder-decoder" and (tokenizer != DEFAULT_TOKENIZER or tokenizer_params):
         parts.append(f"tokenizer={tokenizer}")
     parts += [f"{k}={v}" for k, v in sorted(tokenizer_params.items())]
+    parts += [f"{k}={params[k]}" for k in SIZES if k in params and params[k] != getattr(PAPER_SIZE, k)]
     if params.get("item_content"):
         parts.append("item_content")
     if params.get("id_alignment_items"):
