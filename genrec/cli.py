@@ -99,7 +99,8 @@ def evaluate_cmd(
     exclude_history: Annotated[Optional[bool], typer.Option("--exclude-history/--keep-history",
                                                             help="Mask already-seen items.")] = None,
 ) -> None:
-    """Evaluate a saved run on validation and test and print the table."""
+    """Evaluate a saved run on validation and test and print the table (under the other masking
+    setting than the run's own, into metrics-masked.json / -unmasked, leaving the run's files)."""
     from genrec.runs import evaluate_run, results_table
 
     typer.echo(results_table(evaluate_run(run_dir, exclude_history)))

@@ -118,16 +118,29 @@ def load_run_data(run_dir: str | Path) -> tuple[SequenceDataset, RunConfig]:
 
 
 def evaluate_run(run_dir: str | Path, exclude_history: bool | None = None) -> dict:
-    """Re-evaluate a saved run (e.g. with history masking) and rewrite its metrics."""
+    """Re-evaluate a saved run and rewrite its metrics.
+
+    Under the other masking setting than the run's own, the results go to ``metrics-masked.json``
+    (or ``-unmasked``), ``metrics-masked.md`` and ``per_user-masked.npz``, so the run's own files (which
+    benchmark records and ``genrec compare`` read) keep the protocol its config names.
+    """
     model, dataset, config = load_run(run_dir)
+    own = config.exclude_history
     if exclude_history is not None:
         config.exclude_history = exclude_history
+    suffix = "" if config.exclude_history == own else "-masked" if config.exclude_history else "-unmasked"
     previous = _read_json(Path(run_dir) / METRICS)
-    return _evaluate_and_write(model, dataset, config, Path(run_dir), previous.get("train", {}))
+    return _evaluate_and_write(model, dataset, config, Path(run_dir), previous.get("train", {}), suffix)
+
+
+def _protocol_file(name: str, suffix: str) -> str:
+    """``metrics.json`` -> ``metrics-masked.json`` for ``suffix="-masked"``."""
+    stem, dot, extension = name.partition(".")
+    return f"{stem}{suffix}{dot}{extension}"
 
 
 def _evaluate_and_write(model: Recommender, dataset: SequenceDataset, config: RunConfig, run_dir: Path,
-                        train_summary: dict) -> dict:
+                        train_summary: dict, suffix: str = "") -> dict:
     splits = leave_one_out(dataset)
     ks = tuple(config.ks)
     results: dict[str, EvalResult] = {
@@ -139,10 +152,11 @@ def _evaluate_and_write(model: Recommender, dataset: SequenceDataset, config: Ru
         "exclude_history": config.exclude_history, "train": train_summary,
         **{name: r.summary() for name, r in results.items()},
     }
-    write_json(run_dir / METRICS, metrics)
-    write_text(run_dir / METRICS_MD, results_table(metrics))
+    write_json(run_dir / _protocol_file(METRICS, suffix), metrics)
+    write_text(run_dir / _protocol_file(METRICS_MD, suffix), results_table(metrics))
     test = results["test"]
-    atomic_write(run_dir / PER_USER, lambda f: np.savez(f, users=test.users, **test.per_user))
+    atomic_write(run_dir / _protocol_file(PER_USER, suffix),
+                 lambda f: np.savez(f, users=test.users, **test.per_user))
     log.info("\n%s", results_table(metrics))
     return metrics
 

@@ -37,6 +37,10 @@ def test_train_evaluate_recommend_popularity(beauty, tmp_path):
 
     masked = runner.invoke(app, ["evaluate", str(run), "--exclude-history"])
     assert masked.exit_code == 0 and "exclude_history=True" in masked.output
+    # the run's own files keep its own protocol; the other one goes beside them
+    assert json.loads((run / "metrics.json").read_text()) == metrics
+    assert json.loads((run / "metrics-masked.json").read_text())["exclude_history"] is True
+    assert (run / "per_user-masked.npz").is_file() and (run / "metrics-masked.md").is_file()
 
     rec = runner.invoke(app, ["recommend", str(run), "--history", "B004756YJA", "2", "--k", "3"])
     assert rec.exit_code == 0, rec.output
