@@ -99,8 +99,10 @@ def evaluate_cmd(
     exclude_history: Annotated[Optional[bool], typer.Option("--exclude-history/--keep-history",
                                                             help="Mask already-seen items.")] = None,
 ) -> None:
-    """Evaluate a saved run on validation and test and print the table (under the other masking
-    setting than the run's own, into metrics-masked.json / -unmasked, leaving the run's files)."""
+    """Evaluate a saved run on validation and test and print the table.
+
+    Under the other masking setting than the run's own, results go beside its files (metrics-masked.json).
+    """
     from genrec.runs import evaluate_run, results_table
 
     typer.echo(results_table(evaluate_run(run_dir, exclude_history)))
