@@ -1,5 +1,5 @@
 """What masking already-seen items is worth: how much of a model's top 10 the user already has, and
-the metrics with those items masked.
+the metrics with those items masked (through the shared protocol, ``evaluate(exclude_history=True)``).
 
     OMP_NUM_THREADS=1 python benchmarks/history_masking.py RUN_DIR --variant loss=ce [--splits test]
 
@@ -14,7 +14,6 @@ the share of unmasked top-10 slots that hold history items in its ``extra``.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import numpy as np
 from genrec.data import leave_one_out
 from genrec.data.dataset import EvalSet
 from genrec.evaluation.metrics import per_user_metrics, summarise, target_ranks
+from genrec.evaluation.protocol import evaluate
 from genrec.evaluation.records import write_record
 from genrec.models.base import Recommender
 from genrec.runs import load_run
@@ -36,17 +36,16 @@ def history_share(items: np.ndarray, histories: np.ndarray) -> np.ndarray:
     return (items[:, :, None] == histories[:, None, :]).any(axis=2).sum(axis=1)
 
 
-def recommend_all(model: Recommender, evalset: EvalSet, k: int, exclude_history: bool
-                  ) -> tuple[np.ndarray, int, float]:
-    """Target ranks of every user, the number of history items among the top ``TOP``, and seconds."""
-    start, ranks, seen = time.perf_counter(), np.empty(len(evalset)), 0
+def unmasked_pass(model: Recommender, evalset: EvalSet, ks: tuple[int, ...]) -> tuple[dict[str, float], int]:
+    """The unmasked metrics and the number of history items among every user's top ``TOP``."""
+    ranks, seen = np.empty(len(evalset)), 0
     for lo in range(0, len(evalset), BATCH):
         rows = np.arange(lo, min(lo + BATCH, len(evalset)))
         histories = evalset.histories.select(rows)
-        items, _ = model.recommend(histories, k, exclude_history=exclude_history)
+        items, _ = model.recommend(histories, max(ks))
         ranks[rows] = target_ranks(items, evalset.targets[rows])
         seen += int(history_share(items[:, :TOP], histories.to_padded(pad=PAD)).sum())
-    return ranks, seen, time.perf_counter() - start
+    return summarise(per_user_metrics(ranks, ks)), seen
 
 
 def main() -> None:
@@ -61,11 +60,12 @@ def main() -> None:
     variant = ",".join(part for part in (args.variant, "exclude_history") if part)
     for split in args.splits:
         evalset = getattr(splits, split)
-        kept, seen, _ = recommend_all(model, evalset, max(ks), exclude_history=False)
-        masked, _, seconds = recommend_all(model, evalset, max(ks), exclude_history=True)
-        metrics, unmasked = (summarise(per_user_metrics(r, ks)) for r in (masked, kept))
-        share = seen / (len(evalset) * TOP)
-        path = write_record(config.dataset, config.model, variant, split, metrics, eval_seconds=seconds,
+        unmasked, seen = unmasked_pass(model, evalset, ks)
+        masked = evaluate(model, evalset, split, ks=ks, exclude_history=True, batch_size=BATCH,
+                          progress=False)
+        metrics, share = masked.metrics, seen / (len(evalset) * TOP)
+        path = write_record(config.dataset, config.model, variant, split, metrics,
+                            eval_seconds=masked.seconds,
                             extra={"run_dir": str(args.run_dir), "unmasked": unmasked,
                                    f"history_share@{TOP}": share})
         print(f"{split}: ndcg@10 {unmasked['ndcg@10']:.4f} unmasked -> {metrics['ndcg@10']:.4f} masked, "
