@@ -10,8 +10,9 @@ whole catalogue on validation and test, and writes one record per split: model `
 ``,tokenizer=<method>`` for a non-default tokenizer), then any ``tokenizer_params`` overrides
 (``,subspaces=3``), then the network sizes that differ from the paper's (``,layers=2``), then the
 decoder-only options that are on (``,item_content``,
-``,id_alignment_items=16``). ``--set key=value`` overrides any TigerConfig field, e.g.
-``--set train.max_minutes=90``.
+``,id_alignment_items=16``), then ``--label`` (a training recipe the variant does not show, such as
+``train.epochs=16``: without it a record replaces the one of the same variant). ``--set key=value``
+overrides any TigerConfig field, e.g. ``--set train.max_minutes=90``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--run-dir", required=True, help="resumed when it holds an unfinished run")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="TigerConfig override")
+    parser.add_argument("--label", default="", help="appended to the variant, e.g. train.epochs=16")
     parser.add_argument("--results-dir", default=RESULTS_DIR, help="where the records go")
     return parser.parse_args()
 
@@ -69,9 +71,10 @@ def main() -> None:
                                                     f"architecture={args.architecture}", *args.set])
     metrics = finished_or_trained(config, run_dir)
     train = metrics["train"]
+    name = ",".join(part for part in (variant(metrics["params"]), args.label) if part)
     for split in ("test", "valid"):
         path = write_record(
-            metrics["dataset"], "tiger", variant(metrics["params"]), split, metrics[split]["metrics"],
+            metrics["dataset"], "tiger", name, split, metrics[split]["metrics"],
             train_seconds=train.get("train_seconds"),
             eval_seconds=metrics[split]["eval_seconds"], results_dir=args.results_dir,
             extra={"run_dir": str(run_dir), "epochs": train.get("epochs"),
