@@ -104,3 +104,25 @@ def test_tables_across_run_directories(tmp_path):
     assert "| pop (pop) | 0.0153 |" in valid_part
     with pytest.raises(GenrecError, match="no metrics.json"):
         records_from_run(tmp_path)
+
+
+def test_seed_spread_summarises_one_recipe_across_seeds(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("seed_spread", BENCHMARKS / "seed_spread.py")
+    seed_spread = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seed_spread)
+    for seed, ndcg in ((1, 0.040), (2, 0.042), (3, 0.044)):
+        write_record("amazon2014/beauty", "sasrec", f"loss=ce,train.seed={seed}", "test",
+                     {"ndcg@10": ndcg, "recall@20": 0.1}, results_dir=tmp_path)
+    write_record("amazon2014/beauty", "sasrec", "loss=bce,train.seed=1", "test", {"ndcg@10": 0.9},
+                 results_dir=tmp_path)
+    records = seed_spread.seed_records("amazon2014/beauty", "sasrec", "loss=ce,train.seed=*", "test",
+                                       results_dir=tmp_path)
+    assert [r["variant"] for r in records] == [f"loss=ce,train.seed={s}" for s in (1, 2, 3)]
+    rows = {row["metric"]: row for row in seed_spread.spread(records, {"ndcg@10": 0.042})}
+    assert rows["ndcg@10"]["n"] == 3
+    assert rows["ndcg@10"]["mean"] == pytest.approx(0.042)
+    assert rows["ndcg@10"]["sd"] == pytest.approx(0.002)
+    assert rows["ndcg@10"]["mean - reference"] == pytest.approx(0.0, abs=1e-12)
+    assert rows["ndcg@10"]["p"] == pytest.approx(1.0)
+    assert "reference" not in rows["recall@20"]
