@@ -6,6 +6,7 @@
     OMP_NUM_THREADS=1 python benchmarks/gram.py throughput --dataset amazon2014/beauty [--batches 8]
         [--label cpu-small] [--set ids_dir=... cf_run=... max_items=10 ...]
     OMP_NUM_THREADS=1 python benchmarks/gram.py inputs --run-dir runs/gram-beauty [--label cache_items=true]
+        [--item-tokens 24 48 64]
     OMP_NUM_THREADS=1 python benchmarks/gram.py decoding --run-dir runs/gram-beauty [--users 1024] [--label x]
 
 ``train`` runs ``genrec train --model gram`` (through ``genrec.runs.train_run``, so runs checkpoint
@@ -22,7 +23,10 @@ the run's beam size) and records users per second (model ``decoding:gram``).
 (the users its early stopping used) as trained, then with the item prompts and with the user prompt
 left out at inference, and records the three NDCG@10 and Recall@10 side by side (model
 ``inputs:gram``). Unlike the Table 3 ablations, nothing is retrained: a large drop means the trained
-decoder reads that input.
+decoder reads that input. ``--item-tokens 24 48`` adds decodings with every cached item prompt cut to
+its first N tokens (ID and neighbours' IDs come first, then the text fields): how far into the item
+text the decoder reads. The encoder saw whole prompts, so the kept tokens' states still carry some of
+the cut text; the cut bounds what cross-attention reads, not what the states contain.
 """
 
 from __future__ import annotations
@@ -149,6 +153,18 @@ def inputs(args: argparse.Namespace) -> None:
         metrics.update({f"ndcg@10_{name}": result["ndcg@10"], f"recall@10_{name}": result["recall@10"]})
         print(name, f"ndcg@10={result['ndcg@10']:.4f} recall@10={result['recall@10']:.4f}", flush=True)
     model.config = trained
+    if args.item_tokens and not model.cached:
+        raise SystemExit("inputs --item-tokens: the run must cache its item encodings (cache_items=true)")
+    full = None if model.cache is None else model.cache.mask
+    for tokens in args.item_tokens:  # each cached item prompt cut to its first `tokens` tokens
+        model.cache.mask = full & (torch.arange(full.shape[1]) < tokens)
+        result = evaluate(model, valid, "valid", ks=(10,), batch_size=trained.train.eval_batch_size,
+                          progress=False).metrics
+        for name in ("ndcg@10", "recall@10"):
+            metrics[f"{name}_item_prompt_tokens_{tokens}"] = result[name]
+        print(f"item prompts cut to {tokens} tokens: ndcg@10={result['ndcg@10']:.4f}", flush=True)
+    if full is not None:
+        model.cache.mask = full
     path = write_record(config.dataset, "inputs:gram", args.label, "valid", metrics, command=_command(),
                         extra={"run_dir": str(args.run_dir), "users": len(valid)})
     print("->", path)
@@ -182,6 +198,8 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--batches", type=int, default=8)
     parser.add_argument("--users", type=int, default=1024, help="test users decoded (decoding)")
+    parser.add_argument("--item-tokens", type=int, nargs="*", default=[],
+                        help="inputs: also decode with every item prompt cut to its first N tokens")
     parser.add_argument("--label", default="", help="names the record's settings: appended to the variant "
                         "of a train record, the variant of a throughput record (e.g. cpu-small)")
     args = parser.parse_args()
