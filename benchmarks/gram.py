@@ -155,16 +155,15 @@ def inputs(args: argparse.Namespace) -> None:
     model.config = trained
     if args.item_tokens and not model.cached:
         raise SystemExit("inputs --item-tokens: the run must cache its item encodings (cache_items=true)")
-    full = None if model.cache is None else model.cache.mask
     for tokens in args.item_tokens:  # each cached item prompt cut to its first `tokens` tokens
+        full = model.cache.mask  # built by the decodings above
         model.cache.mask = full & (torch.arange(full.shape[1]) < tokens)
         result = evaluate(model, valid, "valid", ks=(10,), batch_size=trained.train.eval_batch_size,
                           progress=False).metrics
+        model.cache.mask = full
         for name in ("ndcg@10", "recall@10"):
             metrics[f"{name}_item_prompt_tokens_{tokens}"] = result[name]
         print(f"item prompts cut to {tokens} tokens: ndcg@10={result['ndcg@10']:.4f}", flush=True)
-    if full is not None:
-        model.cache.mask = full
     path = write_record(config.dataset, "inputs:gram", args.label, "valid", metrics, command=_command(),
                         extra={"run_dir": str(args.run_dir), "users": len(valid)})
     print("->", path)

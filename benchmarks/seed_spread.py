@@ -1,6 +1,7 @@
 """How far one recipe's results move with the seed: mean, spread and a test against a reference figure.
 
-    python benchmarks/seed_spread.py amazon2014/beauty sasrec "loss=ce,train.epochs=30,train.seed=*" \
+    python benchmarks/seed_spread.py amazon2014/beauty sasrec \
+        "loss=ce,train.epochs=24,train.max_minutes=0,train.seed=*" \
         [--split test] [--against recbole]
 
 Reads the records of ``benchmarks/results/`` whose variant matches the pattern (``*`` as in a shell:
