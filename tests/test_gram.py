@@ -384,6 +384,33 @@ def test_minilm_item_encoder_reads_item_prompts_with_its_own_tokenizer(small, pa
     assert np.array_equal(Gram.load(tmp_path, small).recommend(histories, 5)[0], items)
 
 
+def test_word_reader_reads_item_prompts_with_the_trained_word_vectors(small, parts, tmp_path):
+    """``item_encoder="words"``: an item prompt's states are its tokens' word vectors (the decoder's
+    output vectors, one parameter) plus their places; they train with the model, so nothing is cached,
+    and a saved model decodes the same items."""
+    splits = leave_one_out(small)
+    model = make(small, parts, item_encoder="words", valid_users=8, max_items=3, user_prompt=False)
+    reader, words = model.net.item_encoder, model.net.backbone.embeddings
+    assert not model.cached and reader.words is words
+    history = Ragged.from_lists([[3, 5]])
+    memory = model.net.encode(model.prompt_batch(history))
+    newest, older = (model.item_tokens[i, : model.item_lengths[i]] for i in (5, 3))
+    expected = torch.cat([words(t) + reader.places.weight[: len(t)] for t in (newest, older)])
+    assert torch.equal(memory.states[0][0], expected) and memory.masks[0].all()
+    assert memory.slots[0][0].tolist() == [1] * len(newest) + [2] * len(older)
+    start = words.weight.detach().clone()
+    model.config.train = TrainConfig(epochs=1, batch_size=16, lr=1e-3, progress=False, patience=0, seed=0)
+    before, _, after = fit_and_measure_loss(model, small, splits)
+    assert after < before and not torch.equal(words.weight, start) and model.cache is None
+    histories = splits.test.histories.select(np.arange(5))
+    items, _ = model.recommend(histories, 5)
+    assert ((items >= 0) & (items < small.n_items)).all() and all(len(set(r)) == 5 for r in items.tolist())
+    model.save(tmp_path)
+    assert np.array_equal(Gram.load(tmp_path, small).recommend(histories, 5)[0], items)
+    with pytest.raises(GenrecError, match="cannot be cached"):
+        Gram(GramConfig(**{**TINY, "item_encoder": "words", "cache_items": True}), small)
+
+
 def test_cached_item_encodings_stay_what_the_decoder_was_trained_on(small, parts, tmp_path):
     """With ``cache_items`` the item prompts are read by a frozen copy of the initial encoder: training
     moves the shared encoder (user prompts) but not the item encodings, and a saved model rebuilds the

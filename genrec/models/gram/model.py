@@ -126,6 +126,28 @@ def bert_backbone(path: str, vocab_size: int | None = None) -> Backbone:
     return Backbone(encoder)
 
 
+class WordReader(nn.Module):
+    """Item prompts read by word embeddings alone, plus a learned embedding of each token's place in its
+    prompt: no encoder layers, trained with the model (``item_encoder="words"``).
+
+    The word vectors are the backbone's, the ones the decoder scores ID words with, so a neighbour's ID
+    word in an item prompt is the very vector of the output word it names. Behind a frozen random
+    encoder, a from-scratch decoder must instead learn to map fixed random features of ~7,000 ID words
+    onto trained output vectors; here it reads the prompts for the price of a look-up.
+    """
+
+    def __init__(self, embeddings: nn.Embedding, max_len: int) -> None:
+        super().__init__()
+        self.words = embeddings  # shared with the backbone (one parameter, two names in the state dict)
+        self.dim = embeddings.embedding_dim
+        self.places = nn.Embedding(max_len, self.dim)
+        nn.init.normal_(self.places.weight, std=0.02)
+
+    def forward(self, tokens: torch.Tensor, places: torch.Tensor) -> torch.Tensor:
+        """States of tokens ``[..., L]`` standing at ``places`` (their indices in their prompts)."""
+        return self.words(tokens) + self.places(places)
+
+
 class DecoderLayer(nn.Module):
     """Pre-LN: causal self-attention over the ID prefix, cross-attention to all prompts, feed-forward."""
 
@@ -200,18 +222,19 @@ class GramNet(nn.Module):
 
     def __init__(self, backbone: Backbone, ids: SemanticIds, id_token_ids: torch.Tensor, start_token: int,
                  max_items: int, position: bool, decoder_layers: int, decoder_heads: int, decoder_ff: int,
-                 dropout: float, item_encoder: Backbone | None = None, id_alignment: bool = False) -> None:
+                 dropout: float, item_encoder: Backbone | WordReader | None = None,
+                 id_alignment: bool = False) -> None:
         super().__init__()
         dim = backbone.dim
         if dim % decoder_heads:
             raise GenrecError(f"the backbone width {dim} is not divisible by gram.decoder_heads "
                               f"{decoder_heads}")
         self.backbone, self.start_token = backbone, start_token
-        # item_encoder: a frozen reader of the item prompts (a copy of the backbone as initialised, or a
-        # pretrained text encoder), so that their cached encodings stay exactly what the decoder was
-        # trained on (saved with the weights); None: the backbone reads them, trained end to end.
-        # A reader of another width gets a trained projection into the backbone's.
-        self.item_encoder = None if item_encoder is None else item_encoder.requires_grad_(False)
+        # item_encoder: the reader of the item prompts when it is not the backbone: frozen (a copy of the
+        # backbone as initialised, or a pretrained text encoder; the caller freezes it) so that their cached
+        # encodings stay exactly what the decoder was trained on, or a trained ``WordReader``; None: the
+        # backbone reads them, trained end to end. A reader of another width gets a trained projection.
+        self.item_encoder = item_encoder
         wide = item_encoder is not None and item_encoder.dim != dim
         self.item_projection = nn.Linear(item_encoder.dim, dim) if wide else None
         self.position = nn.Embedding(max_items + 1, dim) if position else None
@@ -248,7 +271,15 @@ class GramNet(nn.Module):
             states.append(self.backbone(batch.user_tokens, batch.user_mask))
             masks.append(batch.user_mask)
             slots.append(torch.zeros_like(batch.user_tokens))
-        if batch.item_slots is not None:
+        if batch.item_slots is not None and isinstance(self.item_encoder, WordReader):
+            # look-ups need no per-item states: pack each user's (token, place) pairs, then look them up
+            tokens, item_mask = batch.item_tokens, batch.item_mask
+            pairs = torch.stack([tokens, torch.arange(tokens.shape[1]).expand_as(tokens)], dim=-1)
+            packed, m, slot = self._pack(pairs, item_mask, batch.item_slots)
+            states.append(self.item_encoder(packed[..., 0], packed[..., 1]))
+            masks.append(m)
+            slots.append(slot + 1)
+        elif batch.item_slots is not None:
             if cache is not None:
                 span = max(1, int(cache.mask[batch.items].sum(1).max()))  # prompts are right-padded
                 encoded = cache.states[batch.items, :span].to(self.norm.weight.dtype)
@@ -280,8 +311,8 @@ class GramNet(nn.Module):
         return encoded.flatten(0, 1)[rows], valid.gather(1, order), slot
 
     @property
-    def item_reader(self) -> Backbone:
-        """The encoder of the item prompts: the frozen item encoder where there is one, else the backbone."""
+    def item_reader(self) -> Backbone | WordReader:
+        """The reader of the item prompts: the item encoder where there is one, else the backbone."""
         return self.backbone if self.item_encoder is None else self.item_encoder
 
     def encode_items(self, tokens: torch.Tensor, mask: torch.Tensor, chunk: int = 64) -> torch.Tensor:

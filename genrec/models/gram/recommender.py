@@ -37,7 +37,15 @@ from genrec.errors import GenrecError
 from genrec.io import atomic_write
 from genrec.models.base import Recommender, eval_mode
 from genrec.models.gram.lexical_ids import id_words, lexical_ids
-from genrec.models.gram.model import Backbone, GramNet, ItemCache, PromptBatch, bert_backbone, t5_backbone
+from genrec.models.gram.model import (
+    Backbone,
+    GramNet,
+    ItemCache,
+    PromptBatch,
+    WordReader,
+    bert_backbone,
+    t5_backbone,
+)
 from genrec.models.gram.prompts import UserPrompts, field_texts, fixed_text, item_prompt_texts, newest_first
 from genrec.models.gram.similar import sasrec_item_table, top_k_similar
 from genrec.models.gram.vocab import encode_padded, pretrained_tokenizer, start_token, word_tokenizer
@@ -96,8 +104,10 @@ class GramConfig:
     batching: Literal["samples", "users"] = "users"  # "users": a batch holds whole users' prefixes, which
     # share most history items, so de-duplication encodes several times fewer item prompts
     cache_items: bool = False  # item prompts read by a frozen copy of the initial encoder, encoded once
-    item_encoder: Literal["shared", "minilm"] = "shared"  # "minilm": item prompts read by the frozen
-    # pretrained MiniLM (its own tokenizer, cached, projected to d_model); the backbone reads user prompts
+    item_encoder: Literal["shared", "minilm", "words"] = "shared"  # "minilm": item prompts read by the
+    # frozen pretrained MiniLM (its own tokenizer, cached, projected to d_model); the backbone reads user
+    # prompts. "words": read by the backbone's trained word embeddings plus in-prompt places, no encoder
+    # layers (model.WordReader; trained, so not cached)
     # ID alignment (an auxiliary task, not in the paper; LC-Rec's text-to-index alignment is its kin): each
     # batch also asks the decoder for the IDs of this many catalogue items drawn uniformly, each from its
     # item prompt without its own ID (else the task is a copy), so every item's ID words get trained from
@@ -125,6 +135,12 @@ class Gram(Recommender):
         if config.word_vectors == "minilm" and (config.backbone != "t5" or config.t5_checkpoint):
             raise GenrecError("gram.word_vectors=minilm starts a from-scratch T5's vocabulary; a pretrained "
                               "backbone (gram.backbone=minilm or gram.t5_checkpoint) has word embeddings")
+        if config.item_encoder not in ("shared", "minilm", "words"):
+            raise GenrecError(f"gram.item_encoder must be 'shared', 'minilm' or 'words', not "
+                              f"{config.item_encoder!r}")
+        if config.item_encoder == "words" and config.cache_items:
+            raise GenrecError("gram.item_encoder=words trains the item prompts' word vectors, so their "
+                              "encodings cannot be cached; set gram.cache_items=false")
         if config.id_alignment_items and not config.item_prompts:
             raise GenrecError("gram.id_alignment_items reads item prompts; it needs gram.item_prompts=true")
         if not config.hierarchy and config.id_method != "hierarchical" and not config.ids_dir:
@@ -159,7 +175,7 @@ class Gram(Recommender):
                 tokenizer = word_tokenizer(field_texts(dataset), words, c.vocab_min_count, fixed_text())
         self.tokenizer = tokenizer
         self.user_prompts = UserPrompts(tokenizer, ids, c.max_items, c.user_prompt_len)
-        item_tokenizer = tokenizer if c.item_encoder == "shared" else self._minilm_tokenizer()
+        item_tokenizer = self._minilm_tokenizer() if c.item_encoder == "minilm" else tokenizer
         self.item_tokens, self.item_lengths = prompt_table(item_tokenizer, self.prompt_texts,
                                                            c.item_prompt_len)
         # the ID-alignment task reads item prompts without the item's own ID
@@ -183,9 +199,11 @@ class Gram(Recommender):
             if c.word_vectors == "minilm" and not from_checkpoint:
                 self._start_words_from_minilm(backbone)
         if c.item_encoder == "minilm":
-            item_encoder = bert_backbone(self._minilm_path())
+            item_encoder = bert_backbone(self._minilm_path()).requires_grad_(False)
+        elif c.item_encoder == "words":
+            item_encoder = WordReader(backbone.embeddings, c.item_prompt_len)
         else:
-            item_encoder = copy.deepcopy(backbone) if c.cache_items else None
+            item_encoder = copy.deepcopy(backbone).requires_grad_(False) if c.cache_items else None
         self.net = GramNet(backbone, ids, table, start_token(tokenizer), c.max_items, c.position,
                            c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout, item_encoder,
                            id_alignment=c.id_alignment_items > 0)
@@ -208,7 +226,7 @@ class Gram(Recommender):
     @property
     def cached(self) -> bool:
         """Whether item prompts are read by a frozen encoder, so their encodings are cached."""
-        return self.config.cache_items or self.config.item_encoder != "shared"
+        return self.config.cache_items or self.config.item_encoder == "minilm"
 
     def _minilm_tokenizer(self):
         from transformers import AutoTokenizer
