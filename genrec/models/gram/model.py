@@ -271,30 +271,32 @@ class GramNet(nn.Module):
             states.append(self.backbone(batch.user_tokens, batch.user_mask))
             masks.append(batch.user_mask)
             slots.append(torch.zeros_like(batch.user_tokens))
-        if batch.item_slots is not None and isinstance(self.item_encoder, WordReader):
-            # look-ups need no per-item states: pack each user's (token, place) pairs, then look them up
-            tokens, item_mask = batch.item_tokens, batch.item_mask
-            pairs = torch.stack([tokens, torch.arange(tokens.shape[1]).expand_as(tokens)], dim=-1)
-            packed, m, slot = self._pack(pairs, item_mask, batch.item_slots)
-            states.append(self.item_encoder(packed[..., 0], packed[..., 1]))
-            masks.append(m)
-            slots.append(slot + 1)
-        elif batch.item_slots is not None:
-            if cache is not None:
-                span = max(1, int(cache.mask[batch.items].sum(1).max()))  # prompts are right-padded
-                encoded = cache.states[batch.items, :span].to(self.norm.weight.dtype)
-                item_mask = cache.mask[batch.items, :span]
-            else:
-                encoded, item_mask = self.encode_items(batch.item_tokens, batch.item_mask), batch.item_mask
-            if self.item_projection is not None:
-                encoded = self.item_projection(encoded)
-            h, m, slot = self._pack(encoded, item_mask, batch.item_slots)
+        if batch.item_slots is not None:
+            h, m, slot = self._item_memory(batch, cache)
             states.append(h)
             masks.append(m)
             slots.append(slot + 1)
         if not states:
             raise GenrecError("GRAM needs the user prompt, the item prompts or both")
         return Memory(states, masks, slots, None if self.position is None else self.position.weight)
+
+    def _item_memory(self, batch: PromptBatch, cache: ItemCache | None):
+        """The item prompts' tokens of each user, packed: ``(states [n, T, d], mask [n, T], slot [n, T])``."""
+        if isinstance(self.item_encoder, WordReader):
+            # look-ups need no per-item states: pack each user's (token, place) pairs, then look them up
+            tokens = batch.item_tokens
+            pairs = torch.stack([tokens, torch.arange(tokens.shape[1]).expand_as(tokens)], dim=-1)
+            packed, mask, slot = self._pack(pairs, batch.item_mask, batch.item_slots)
+            return self.item_encoder(packed[..., 0], packed[..., 1]), mask, slot
+        if cache is not None:
+            span = max(1, int(cache.mask[batch.items].sum(1).max()))  # prompts are right-padded
+            encoded = cache.states[batch.items, :span].to(self.norm.weight.dtype)
+            item_mask = cache.mask[batch.items, :span]
+        else:
+            encoded, item_mask = self.encode_items(batch.item_tokens, batch.item_mask), batch.item_mask
+        if self.item_projection is not None:
+            encoded = self.item_projection(encoded)
+        return self._pack(encoded, item_mask, batch.item_slots)
 
     @staticmethod
     def _pack(encoded: torch.Tensor, mask: torch.Tensor, slots: torch.Tensor):
