@@ -36,6 +36,18 @@ def from_dict(cls: type[T], data: dict | None, where: str = "config") -> T:
     return cls(**kwargs)
 
 
+def validate(config: Any, where: str = "config") -> None:
+    """Check every field of a config built in Python, which skips ``from_dict``'s checks, against its type
+    hint (a ``Literal``'s allowed values included), so a typo fails at once with the field's name."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value, name = getattr(config, f.name), f"{where}.{f.name}"
+        if dataclasses.is_dataclass(value):
+            validate(value, name)
+        else:
+            _coerce(hints[f.name], value, name)
+
+
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):

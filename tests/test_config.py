@@ -3,7 +3,7 @@ from typing import Literal
 
 import pytest
 
-from genrec.config import apply_overrides, from_dict, load_yaml, save_yaml, to_dict
+from genrec.config import apply_overrides, from_dict, load_yaml, save_yaml, to_dict, validate
 from genrec.errors import GenrecError
 
 
@@ -38,6 +38,23 @@ def test_overrides_are_typed_and_nested(tmp_path):
 def test_bad_overrides_name_the_field(override, message):
     with pytest.raises(GenrecError, match=message):
         from_dict(Outer, apply_overrides(to_dict(Outer()), [override]))
+
+
+def test_configs_built_in_python_are_checked_field_by_field():
+    """A dataclass built directly skips ``from_dict``; ``validate`` (run by every recommender) still
+    rejects a value outside a Literal or of the wrong type, naming the nested field."""
+    validate(Outer(hidden=3, train=Inner(lr=1)))  # an int where a float goes is fine
+    with pytest.raises(GenrecError, match=r"model\.train\.schedule: 'linear' is not one of"):
+        validate(Outer(train=Inner(schedule="linear")), "model")
+    with pytest.raises(GenrecError, match=r"config\.hidden: expected int"):
+        validate(Outer(hidden="64"))
+
+
+def test_a_recommender_rejects_a_bad_literal_in_a_directly_built_config(beauty):
+    from genrec.models.sasrec import SASRec
+
+    with pytest.raises(GenrecError, match=r"sasrec\.loss: 'mse' is not one of"):
+        SASRec(SASRec.Config(loss="mse"), beauty)
 
 
 def test_overrides_read_scientific_notation_as_numbers():

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from genrec.config import validate
 from genrec.data.dataset import SequenceDataset, Splits
 from genrec.data.ragged import Ragged
 
@@ -37,6 +38,7 @@ class Recommender(ABC):
     Config: ClassVar[type]
 
     def __init__(self, config: Any, dataset: SequenceDataset) -> None:
+        validate(config, self.name)
         self.config = config
         self.n_items = dataset.n_items
 

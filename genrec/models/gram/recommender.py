@@ -130,14 +130,9 @@ class Gram(Recommender):
         super().__init__(config, dataset)
         if not (config.user_prompt or config.item_prompts):
             raise GenrecError("gram: user_prompt and item_prompts cannot both be off")
-        if config.word_vectors not in ("random", "minilm"):
-            raise GenrecError(f"gram.word_vectors must be 'random' or 'minilm', not {config.word_vectors!r}")
         if config.word_vectors == "minilm" and (config.backbone != "t5" or config.t5_checkpoint):
             raise GenrecError("gram.word_vectors=minilm starts a from-scratch T5's vocabulary; a pretrained "
                               "backbone (gram.backbone=minilm or gram.t5_checkpoint) has word embeddings")
-        if config.item_encoder not in ("shared", "minilm", "words"):
-            raise GenrecError(f"gram.item_encoder must be 'shared', 'minilm' or 'words', not "
-                              f"{config.item_encoder!r}")
         if config.item_encoder == "words" and config.cache_items:
             raise GenrecError("gram.item_encoder=words trains the item prompts' word vectors, so their "
                               "encodings cannot be cached; set gram.cache_items=false")
