@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -62,3 +63,19 @@ def test_overrides_read_scientific_notation_as_numbers():
 
     expected = {"train": {"lr": 3e-4}, "name": "abc", "n": 5}
     assert apply_overrides({}, ["train.lr=3e-4", "name=abc", "n=5"]) == expected
+
+
+@pytest.mark.parametrize("recipe", sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_recipes_resolve_to_valid_configs(recipe):
+    """Every recipe in ``configs/`` names real options with valid values, and they reach the run config."""
+    from genrec.runs import resolve_config
+
+    written = load_yaml(recipe)
+    config = resolve_config("", "amazon2014/beauty", config_file=recipe)
+    assert config.model == written["model"] and config.dataset == "amazon2014/beauty"
+    for key, value in written["params"].items():
+        if isinstance(value, dict):
+            assert value.items() <= config.params[key].items()
+        else:
+            assert config.params[key] == value
