@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,8 @@ class Recommender(ABC):
     Config: ClassVar[type]
 
     def __init__(self, config: Any, dataset: SequenceDataset) -> None:
-        validate(config, self.name)
+        if dataclasses.is_dataclass(config):
+            validate(config, self.name)
         self.config = config
         self.n_items = dataset.n_items
 
