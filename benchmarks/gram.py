@@ -24,10 +24,11 @@ the run's beam size) and records users per second (model ``decoding:gram``).
 (the users its early stopping used) as trained, then with the item prompts and with the user prompt
 left out at inference, and records the three NDCG@10 and Recall@10 side by side (model
 ``inputs:gram``). Unlike the Table 3 ablations, nothing is retrained: a large drop means the trained
-decoder reads that input. ``--item-tokens 24 48`` adds decodings with every cached item prompt cut to
-its first N tokens (ID and neighbours' IDs come first, then the text fields): how far into the item
-text the decoder reads. The encoder saw whole prompts, so the kept tokens' states still carry some of
-the cut text; the cut bounds what cross-attention reads, not what the states contain.
+decoder reads that input. ``--item-tokens 24 48`` adds decodings with every item prompt cut to its
+first N tokens (ID and neighbours' IDs come first, then the text fields): how far into the item text
+the decoder reads. A cached encoder saw whole prompts, so the kept tokens' states still carry some of
+the cut text; the cut bounds what cross-attention reads, not what the states contain. The word reader
+has no encoder layers, so there the cut is exact.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ import argparse
 import shlex
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -138,6 +141,26 @@ def finished_run(args: argparse.Namespace) -> tuple[Gram, SequenceDataset, RunCo
     return load_run(args.run_dir)
 
 
+@contextmanager
+def item_prompts_cut(model: Gram, tokens: int) -> Iterator[None]:
+    """Every item prompt cut to its first ``tokens`` tokens while the block runs. A cached encoder's
+    states were encoded from whole prompts, so only what the decoder reads is cut; an uncached reader
+    (``item_encoder=words``) reads the cut prompts afresh."""
+    if model.cached:
+        full_mask = model.cache.mask  # built by the decodings before
+        model.cache.mask = full_mask & (torch.arange(full_mask.shape[1]) < tokens)
+    else:
+        full_lengths = model.item_lengths
+        model.item_lengths = full_lengths.clamp(max=tokens)
+    try:
+        yield
+    finally:
+        if model.cached:
+            model.cache.mask = full_mask
+        else:
+            model.item_lengths = full_lengths
+
+
 def inputs(args: argparse.Namespace) -> None:
     model, dataset, config = finished_run(args)
     trained = model.config
@@ -155,14 +178,10 @@ def inputs(args: argparse.Namespace) -> None:
         metrics.update({f"ndcg@10_{name}": result["ndcg@10"], f"recall@10_{name}": result["recall@10"]})
         print(name, f"ndcg@10={result['ndcg@10']:.4f} recall@10={result['recall@10']:.4f}", flush=True)
     model.config = trained
-    if args.item_tokens and not model.cached:
-        raise SystemExit("inputs --item-tokens: the run must cache its item encodings (cache_items=true)")
-    for tokens in args.item_tokens:  # each cached item prompt cut to its first `tokens` tokens
-        full = model.cache.mask  # built by the decodings above
-        model.cache.mask = full & (torch.arange(full.shape[1]) < tokens)
-        result = evaluate(model, valid, "valid", ks=(10,), batch_size=trained.train.eval_batch_size,
-                          progress=False).metrics
-        model.cache.mask = full
+    for tokens in args.item_tokens:
+        with item_prompts_cut(model, tokens):
+            result = evaluate(model, valid, "valid", ks=(10,), batch_size=trained.train.eval_batch_size,
+                              progress=False).metrics
         for name in ("ndcg@10", "recall@10"):
             metrics[f"{name}_item_prompt_tokens_{tokens}"] = result[name]
         print(f"item prompts cut to {tokens} tokens: ndcg@10={result['ndcg@10']:.4f}", flush=True)
