@@ -146,19 +146,14 @@ def item_prompts_cut(model: Gram, tokens: int) -> Iterator[None]:
     """Every item prompt cut to its first ``tokens`` tokens while the block runs. A cached encoder's
     states were encoded from whole prompts, so only what the decoder reads is cut; an uncached reader
     (``item_encoder=words``) reads the cut prompts afresh."""
-    if model.cached:
-        full_mask = model.cache.mask  # built by the decodings before
-        model.cache.mask = full_mask & (torch.arange(full_mask.shape[1]) < tokens)
-    else:
-        full_lengths = model.item_lengths
-        model.item_lengths = full_lengths.clamp(max=tokens)
+    owner, name = (model.cache, "mask") if model.cached else (model, "item_lengths")  # cache: built before
+    full = getattr(owner, name)
+    cut = full & (torch.arange(full.shape[1]) < tokens) if model.cached else full.clamp(max=tokens)
+    setattr(owner, name, cut)
     try:
         yield
     finally:
-        if model.cached:
-            model.cache.mask = full_mask
-        else:
-            model.item_lengths = full_lengths
+        setattr(owner, name, full)
 
 
 def inputs(args: argparse.Namespace) -> None:
