@@ -1,7 +1,7 @@
 """GRAM on the Amazon benchmarks: full runs with every ablation of the paper's Table 3, and CPU throughput.
 
     OMP_NUM_THREADS=1 python benchmarks/gram.py train --dataset amazon2014/beauty [--variant without-linking]
-        [--label cache_items=true] [--set cache_items=true train.max_minutes=110 ...]
+        [--config configs/gram-cpu.yaml] [--label cache_items=true] [--set cache_items=true ...]
         [--run-dir runs/gram-beauty] [--resume]
     OMP_NUM_THREADS=1 python benchmarks/gram.py throughput --dataset amazon2014/beauty [--batches 8]
         [--label cpu-small] [--set ids_dir=... cf_run=... max_items=10 ...]
@@ -17,7 +17,7 @@ settings, e.g. ``cache_items=true``).
 comparable: every item prompt encoded (no de-duplication), each distinct item of a batch encoded once,
 and item encodings cached by a frozen encoder snapshot (not with ``item_encoder=words``, which trains).
 It records training samples per second of each (model ``training:gram``), plus the seconds one cache
-refresh takes.
+refresh takes, on ``train.threads`` threads (one when unset).
 ``decoding`` times the trie beam search of a finished run on a fixed sample of test users (top-10,
 the run's beam size) and records users per second (model ``decoding:gram``).
 ``inputs`` asks which granularity a trained run relies on: it decodes the run's validation sample
@@ -70,7 +70,7 @@ ABLATIONS = {
 
 
 def train(args: argparse.Namespace) -> None:
-    config = resolve_config("gram", args.dataset, ABLATIONS[args.variant] + args.set)
+    config = resolve_config("gram", args.dataset, ABLATIONS[args.variant] + args.set, args.config)
     run_dir = Path(args.run_dir) if args.run_dir else None
     metrics = finished_or_trained(config, run_dir, resume=args.resume)
     summary = metrics["train"]
@@ -79,7 +79,7 @@ def train(args: argparse.Namespace) -> None:
         path = write_record(args.dataset, "gram", variant, split, metrics[split]["metrics"],
                             train_seconds=summary.get("train_seconds"),
                             eval_seconds=metrics[split]["eval_seconds"], command=_command(),
-                            extra={"overrides": ABLATIONS[args.variant] + args.set,
+                            extra={"config": args.config, "overrides": ABLATIONS[args.variant] + args.set,
                                    "best_epoch": summary.get("best_epoch"), "epochs": summary.get("epochs"),
                                    "stopped": summary.get("stopped"),
                                    "train_samples": summary.get("train_samples"),
@@ -106,8 +106,9 @@ def samples_per_second(model: Gram, batches: list, dedup: bool) -> float:
 def throughput(args: argparse.Namespace) -> None:
     dataset = load_dataset(args.dataset)
     splits = leave_one_out(dataset)
-    params = resolve_config("gram", args.dataset, args.set).params
+    params = resolve_config("gram", args.dataset, args.set, args.config).params
     config = from_dict(GramConfig, params, "gram config")
+    torch.set_num_threads(config.train.threads or 1)
     model = Gram(config, dataset)
     model.config.train.epochs = 0  # build IDs, neighbours, vocabulary and network only
     model.fit(dataset, splits, args.run_dir)
@@ -128,8 +129,9 @@ def throughput(args: argparse.Namespace) -> None:
                         for (h, _), s in zip(batches, slots)])
     metrics["distinct_item_prompt_fraction"] = float(distinct)
     path = write_record(args.dataset, "training:gram", args.label, "train", metrics, command=_command(),
-                        extra={"overrides": args.set, "batches": len(batches), "batch_size": size,
-                               "threads": torch.get_num_threads(), "max_items": config.max_items,
+                        extra={"config": args.config, "overrides": args.set, "batches": len(batches),
+                               "batch_size": size, "threads": torch.get_num_threads(),
+                               "max_items": config.max_items,
                                "item_prompt_len": config.item_prompt_len, "backbone": config.backbone})
     print(" ".join(f"{k}={v:.3f}" for k, v in metrics.items()), "->", path)
 
@@ -208,6 +210,8 @@ def main() -> None:
     parser.add_argument("mode", choices=["train", "throughput", "inputs", "decoding"])
     parser.add_argument("--dataset", default="amazon2014/beauty")
     parser.add_argument("--variant", default="", choices=list(ABLATIONS))
+    parser.add_argument("--config", default=None,
+                        help="a YAML recipe (configs/gram-cpu.yaml); --set applies after it")
     parser.add_argument("--set", nargs="*", default=[], help="gram config overrides, key=value")
     parser.add_argument("--run-dir", default=None)
     parser.add_argument("--resume", action="store_true")
