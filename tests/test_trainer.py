@@ -85,8 +85,10 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):
     summary = Trainer(config(), tmp_path / "a").fit(reference, *make_task(reference), STEPS)
 
     interrupted = make_module(0)
+    began = time.perf_counter()
     with pytest.raises(Interrupted):
         Trainer(config(), tmp_path / "b").fit(interrupted, *make_task(interrupted, fail_at=(3, 2)), STEPS)
+    interrupted_wall = time.perf_counter() - began
     assert torch.load(tmp_path / "b" / CHECKPOINT, weights_only=False)["state"]["epoch"] == 3
     torch.manual_seed(123)  # the RNG state of the crashed process is gone; the checkpoint must restore it
     resumed = make_module(7)  # different initial weights: the checkpoint must overwrite them
@@ -97,9 +99,10 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):
     assert [{k: v for k, v in h.items() if k != "seconds"} for h in again["history"]] == strip
     assert again["best_valid_ndcg@10"] == summary["best_valid_ndcg@10"] and again["stopped"] == "epochs"
     # the resumed process reports the time its predecessor trained, so a run's cost is not under-counted:
-    # its three epochs plus the checkpoint writes between them (milliseconds here)
+    # its three epochs plus the checkpoint writes between them, within that process's wall time (a bound
+    # that holds however slow the disk is)
     first_three = sum(h["seconds"] for h in again["history"][:3])
-    assert summary["resumed_seconds"] == 0 and first_three <= again["resumed_seconds"] <= first_three + 0.5
+    assert summary["resumed_seconds"] == 0 and first_three <= again["resumed_seconds"] <= interrupted_wall
 
 
 def test_finished_run_resumes_without_training(tmp_path):

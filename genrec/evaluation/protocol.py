@@ -10,11 +10,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from genrec.data.dataset import EvalSet
 from genrec.evaluation.metrics import DEFAULT_KS, per_user_metrics, summarise, target_ranks
 from genrec.models.base import Recommender
+from genrec.progress import progress_bar
 
 
 @dataclass
@@ -40,7 +40,7 @@ def evaluate(model: Recommender, evalset: EvalSet, split: str, ks: tuple[int, ..
     k = max(ks)
     ranks = np.empty(len(evalset), dtype=np.float64)
     batches = range(0, len(evalset), batch_size)
-    for lo in tqdm(batches, desc=f"evaluate {split}", disable=not progress, leave=False):
+    for lo in progress_bar(batches, desc=f"evaluate {split}", disable=not progress, leave=False):
         rows = np.arange(lo, min(lo + batch_size, len(evalset)))
         items, _ = model.recommend(evalset.histories.select(rows), k, exclude_history=exclude_history)
         ranks[rows] = target_ranks(items, evalset.targets[rows])

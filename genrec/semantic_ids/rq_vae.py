@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from genrec.errors import GenrecError
+from genrec.progress import progress_bar
 from genrec.semantic_ids.base import Tokenizer, TokenizerOutput
 from genrec.semantic_ids.kmeans import kmeans
 
@@ -112,7 +112,7 @@ class RQVAE(Tokenizer):
         self._init_codebooks(model, x[first])
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         history, resets = [], 0
-        bar = tqdm(range(cfg.epochs), desc="rq-vae", disable=None, leave=False)
+        bar = progress_bar(range(cfg.epochs), desc="rq-vae", disable=None, leave=False)
         for epoch in bar:
             record, counts, residuals = self._epoch(model, optimizer, x, generator)
             history.append({"epoch": epoch + 1, **record, "codes_used": (counts > 0).sum(1).tolist()})

@@ -21,10 +21,10 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from genrec.errors import GenrecError
 from genrec.io import atomic_write
+from genrec.progress import progress_bar
 from genrec.training import distributed
 from genrec.training.config import TrainConfig
 
@@ -133,9 +133,9 @@ class Trainer:
             start = time.perf_counter()
             module.train()
             losses, out_of_time, out_of_steps = [], False, False
-            bar = tqdm(distributed.shard(batches(epoch), steps_per_epoch), total=steps_per_epoch,
-                       desc=f"epoch {epoch + 1}/{config.epochs}",
-                       disable=not (config.progress and distributed.is_main()), leave=False)
+            bar = progress_bar(distributed.shard(batches(epoch), steps_per_epoch), total=steps_per_epoch,
+                               desc=f"epoch {epoch + 1}/{config.epochs}",
+                               disable=not (config.progress and distributed.is_main()), leave=False)
             for step, batch in enumerate(bar):
                 loss = loss_fn(batch)
                 if not torch.isfinite(loss):

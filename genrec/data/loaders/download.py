@@ -12,9 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tqdm import tqdm
-
 from genrec.errors import GenrecError
+from genrec.progress import progress_bar
 
 log = logging.getLogger("genrec")
 
@@ -51,8 +50,8 @@ def download(url: str, dest: str | Path, *, progress: bool = True, timeout: floa
 def _save(response, part: Path, label: str, progress: bool) -> None:
     """Stream the response into ``part``; a body shorter than its Content-Length is an error."""
     total = int(response.headers.get("Content-Length") or 0) or None
-    with open(part, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=label,
-                                       disable=not progress) as bar:
+    with open(part, "wb") as out, progress_bar(total=total, unit="B", unit_scale=True, desc=label,
+                                              disable=not progress) as bar:
         while chunk := response.read(CHUNK):
             out.write(chunk)
             bar.update(len(chunk))
