@@ -49,12 +49,34 @@ def random_ids(rng: np.random.Generator, n_items: int, vocab_sizes: list[int], v
     return SemanticIds(Ragged.from_lists(leaves), vocab_sizes, "random")
 
 
+class TableModel:
+    """Fixed next-code probabilities per prefix (``table[prefix]``, a tuple of codes), for hand-made cases."""
+
+    def __init__(self, table: dict[tuple, list[float]], n_users: int):
+        self.table, self.n_users = table, n_users
+
+    def start(self) -> list:
+        return [[()] for _ in range(self.n_users)]
+
+    def step(self, codes, state):
+        if codes is not None:
+            fed = codes.tolist()
+            state = [[p + (c,) if c >= 0 else p for p, c in zip(row, cs)] for row, cs in zip(state, fed)]
+        width = max(len(v) for v in self.table.values())
+        probs = [[self.table.get(p, [1.0] * width) for p in row] for row in state]
+        return torch.tensor(probs).log(), state
+
+    def reorder(self, state, parents):
+        return [[row[i] for i in ps] for row, ps in zip(state, parents.tolist())]
+
+
 def run(ids: SemanticIds, n_users: int, beam: int, k: int, seed: int, exclude: Ragged | None = None,
-        sharpness: float = 3.0):
+        sharpness: float = 3.0, length_penalty: float = 0.0):
     model = RandomRNN(ids.vocab_sizes, n_users, seed, sharpness=sharpness)
     trie = Trie.from_semantic_ids(ids)
-    items, scores = beam_search(model, model.start(), trie, n_users, beam, k, exclude=exclude)
-    exact = exhaustive_scores(model, model.start(), ids, n_users)
+    items, scores = beam_search(model, model.start(), trie, n_users, beam, k, exclude=exclude,
+                                length_penalty=length_penalty)
+    exact = exhaustive_scores(model, model.start(), ids, n_users, length_penalty=length_penalty)
     return items, scores, exact
 
 
@@ -87,6 +109,30 @@ def test_full_beam_equals_exhaustive_search(variable):
     top = exact.topk(10, dim=1)
     assert torch.equal(items, top.indices)
     torch.testing.assert_close(scores, top.values)
+
+
+def test_length_penalty_ranks_by_mean_code_log_probability():
+    rng = np.random.default_rng(0)
+    ids = random_ids(rng, 60, [4, 5, 3], variable=True)
+    plain, _, plain_exact = run(ids, n_users=7, beam=ids.n_items, k=10, seed=1)
+    items, scores, exact = run(ids, n_users=7, beam=ids.n_items, k=10, seed=1, length_penalty=1.0)
+    top = exact.topk(10, dim=1)
+    assert torch.equal(items, top.indices)
+    torch.testing.assert_close(scores, top.values)
+    lengths = torch.from_numpy(ids.codes.lengths).float()
+    torch.testing.assert_close(exact, plain_exact / lengths)
+    assert not torch.equal(items, plain)  # the penalty changes the ranking, else this test would be vacuous
+
+
+def test_a_complete_id_does_not_hold_a_beam():
+    """Item A = [0] is complete after one step. Were it kept as one of the two beams, [2] would be pruned
+    at step one and the search would miss D = [2, 0] (0.2), better than B and C (0.15 each)."""
+    ids = SemanticIds(Ragged.from_lists([[0], [1, 0], [1, 1], [2, 0]]), [3, 2], "hand")
+    table = {(): [0.5, 0.3, 0.2], (1,): [0.5, 0.5, 0.0], (2,): [1.0, 0.0, 0.0]}
+    model = TableModel(table, n_users=1)
+    items, scores = beam_search(model, model.start(), Trie.from_semantic_ids(ids), 1, beam_size=2, k=2)
+    assert items.tolist() == [[0, 3]]
+    torch.testing.assert_close(scores.exp(), torch.tensor([[0.5, 0.2]]))
 
 
 def test_small_beam_differs_from_exhaustive_but_stays_consistent():

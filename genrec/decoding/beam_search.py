@@ -1,12 +1,15 @@
 """Trie-constrained beam search, batched over users x beams, for any model behind ``StepDecoder``.
 
-Each step scores all (beam, next code) pairs of all users in one ``[n, beams, codes]`` table, masks
-the pairs the trie does not allow, and keeps the ``beam_size`` best per user with one ``topk``. A
-beam that reached a leaf (a complete, variable-length ID) competes as it is with the extensions of
-the others, so finished IDs are kept, never re-extended, and no length penalty applies: an ID's
-score is the plain sum of its codes' log-probabilities. Beams are distinct prefixes, so the result
-is a list of distinct valid items; with ``beam_size`` at least the number of items it is exactly the
-top of an exhaustive scoring.
+Each step scores all (beam, next code) pairs of all users in one ``[n, beams, codes]`` table and masks
+the pairs the trie does not allow. Pairs that complete an ID (reach a leaf) leave the beam for the
+list of found items; the ``beam_size`` best of the others per user become the next beams, each one
+``topk``. So, as in Hugging Face's beam search, a complete ID never holds a beam that could still be
+extended, which matters for variable-length IDs; for fixed-length ones every ID completes at the last
+step and the two views agree. An ID's score is the sum of its codes' log-probabilities divided by
+``length ** length_penalty`` (Hugging Face's convention; 0, the default, is the plain sum, and 1 the mean
+per code, which does not favour short IDs). Beams are distinct prefixes, so the result is a list of
+distinct valid items; with ``beam_size`` at least the number of items it is exactly the top of an
+exhaustive scoring.
 """
 
 from __future__ import annotations
@@ -35,61 +38,69 @@ class StepDecoder(Protocol):
 
 @torch.no_grad()
 def beam_search(decoder: StepDecoder, state: Any, trie: Trie, n: int, beam_size: int, k: int,
-                exclude: Ragged | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                exclude: Ragged | None = None,
+                length_penalty: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` items for each of ``n`` users: ``(items [n, k] int64, scores [n, k] float32)``, best first,
     padded with item -1 / score -inf where fewer valid items exist.
 
     ``state`` is the decoder's state for one beam per user; ``exclude`` (item lists per user) removes
     items from the result by masking them when a beam would complete them. The search keeps
-    ``max(beam_size, k)`` beams so that ``k`` items can come out.
+    ``max(beam_size, k)`` beams, and as many found items, so that ``k`` items can come out.
     """
     width = max(beam_size, k)
     nodes = torch.full((n, 1), ROOT, dtype=torch.int64)
     scores = torch.zeros(n, 1)
-    codes = None
+    found_items = torch.full((n, 0), -1, dtype=torch.int64)
+    found_scores = torch.zeros(n, 0)
     banned = _banned_keys(exclude, trie) if exclude is not None else None
-    parents = None
-    for _ in range(trie.max_depth):
-        active = scores.isfinite() & ~trie.is_leaf(nodes)
-        if not active.any():
+    codes = parents = None
+    for length in range(1, trie.max_depth + 1):
+        alive = scores.isfinite()
+        if not alive.any():
             break
         if parents is not None:  # follow the kept beams only when there is another step to take
             state = decoder.reorder(state, parents)
         log_probs, state = decoder.step(codes, state)
         beams, vocab = nodes.shape[1], log_probs.shape[-1]
-        allowed = _allowed(trie, nodes, active, vocab, banned)
-        log_probs = log_probs.float().clamp_min(MIN_LOG_PROB)
-        expand = torch.where(allowed, scores[..., None] + log_probs, -torch.inf)
-        keep = torch.where(active | ~scores.isfinite(), -torch.inf, scores)  # complete beams stay as they are
-        candidates = torch.cat([expand.view(n, beams * vocab), keep], dim=1)
-        scores, index = candidates.topk(min(width, candidates.shape[1]), dim=1)
-        expanded = index < beams * vocab
-        parents = torch.where(expanded, index // vocab, index - beams * vocab)
-        codes = torch.where(expanded, index % vocab, -1)
-        previous = nodes.gather(1, parents)
-        nodes = torch.where(expanded, trie.child(previous, codes), previous)
+        allowed, completes = _allowed(trie, nodes, alive, vocab, banned)
+        total = scores[..., None] + log_probs.float().clamp_min(MIN_LOG_PROB)
+        if completes.any():
+            done = torch.where(completes, total / length**length_penalty, -torch.inf).view(n, beams * vocab)
+            done_scores, index = done.topk(min(width, done.shape[1]), dim=1)
+            leaf = trie.child(nodes.gather(1, index // vocab), index % vocab)
+            done_items = torch.where(done_scores.isfinite(), trie.node_item[leaf.clamp_min(0)], -1)
+            found_scores, order = torch.cat([found_scores, done_scores], 1).topk(
+                min(width, found_scores.shape[1] + done_scores.shape[1]), dim=1)
+            found_items = torch.cat([found_items, done_items], 1).gather(1, order)
+        extend = torch.where(allowed & ~completes, total, -torch.inf).view(n, beams * vocab)
+        scores, index = extend.topk(min(width, extend.shape[1]), dim=1)
+        parents, codes = index // vocab, index % vocab
+        nodes = trie.child(nodes.gather(1, parents), codes)
         alive = scores.isfinite()
         nodes, codes = torch.where(alive, nodes, ROOT), torch.where(alive, codes, -1)
-    items = torch.where(scores.isfinite(), trie.node_item[nodes], -1)
-    return _pad(items[:, :k], -1, k), _pad(scores[:, :k], -torch.inf, k)
+    found_items = torch.where(found_scores.isfinite(), found_items, -1)
+    return _pad(found_items[:, :k], -1, k), _pad(found_scores[:, :k], -torch.inf, k)
 
 
 def _allowed(trie: Trie, nodes: torch.Tensor, active: torch.Tensor, vocab: int,
-             banned: torch.Tensor | None) -> torch.Tensor:
-    """``[n, beams, vocab]`` bool: the trie's edges out of active beams, less those ending in banned items."""
+             banned: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two ``[n, beams, vocab]`` bool masks: the trie's edges out of active beams, less those ending in
+    banned items, and which of them complete an ID."""
     n, beams = nodes.shape
     rows = active.reshape(-1).nonzero().squeeze(1)
     edge_rows, edges = trie.edges(nodes.reshape(-1)[rows])
     rows = rows[edge_rows]
+    item = trie.node_item[trie.edge_child[edges]]
     if banned is not None:
-        item = trie.node_item[trie.edge_child[edges]]
         key = (rows // beams) * len(trie.node_item) + item
         hit = torch.searchsorted(banned, key).clamp_max(max(len(banned) - 1, 0))
         ok = (item < 0) | (banned[hit] != key) if len(banned) else torch.ones_like(item, dtype=torch.bool)
-        rows, edges = rows[ok], edges[ok]
-    mask = torch.zeros(n * beams, vocab, dtype=torch.bool)
-    mask[rows, trie.edge_code[edges]] = True
-    return mask.view(n, beams, vocab)
+        rows, edges, item = rows[ok], edges[ok], item[ok]
+    allowed = torch.zeros(n * beams, vocab, dtype=torch.bool)
+    allowed[rows, trie.edge_code[edges]] = True
+    completes = torch.zeros(n * beams, vocab, dtype=torch.bool)
+    completes[rows, trie.edge_code[edges]] = item >= 0
+    return allowed.view(n, beams, vocab), completes.view(n, beams, vocab)
 
 
 def _banned_keys(exclude: Ragged, trie: Trie) -> torch.Tensor:

@@ -15,8 +15,10 @@ from genrec.semantic_ids.codes import SemanticIds
 
 
 @torch.no_grad()
-def exhaustive_scores(decoder: StepDecoder, state: Any, ids: SemanticIds, n: int) -> torch.Tensor:
-    """``[n, n_items]``: for each user, the sum of the log-probabilities of each item's codes."""
+def exhaustive_scores(decoder: StepDecoder, state: Any, ids: SemanticIds, n: int,
+                      length_penalty: float = 0.0) -> torch.Tensor:
+    """``[n, n_items]``: for each user, the sum of the log-probabilities of each item's codes, divided by
+    the ID's length to the power ``length_penalty`` (as beam search scores)."""
     depth = int(ids.codes.lengths.max())
     codes = torch.from_numpy(ids.codes.to_padded(depth, pad=-1, align="left"))  # [items, depth]
     total = torch.zeros(n, ids.n_items)
@@ -30,4 +32,4 @@ def exhaustive_scores(decoder: StepDecoder, state: Any, ids: SemanticIds, n: int
         picked = log_probs.float().gather(2, code.clamp_min(0).expand(n, -1)[..., None]).squeeze(2)
         total += torch.where(code >= 0, picked, 0.0)
         fed = code.expand(n, -1)
-    return total
+    return total / torch.from_numpy(ids.codes.lengths).float() ** length_penalty

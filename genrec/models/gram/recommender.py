@@ -116,6 +116,9 @@ class GramConfig:
     id_alignment_weight: float = 1.0  # its loss's weight beside next-item prediction
     # decoding and validation
     beam_size: int = 20
+    # an ID's score is its log-probability over length ** length_penalty (IDs vary in length); the authors'
+    # code decodes with Hugging Face's default, 1.0, and 50 beams
+    length_penalty: float = 0.0
     valid_users: int = 1000  # validation users sampled (fixed seed) for early stopping; 0 = all
     train: TrainConfig = field(default_factory=_default_train)
 
@@ -367,7 +370,8 @@ class Gram(Recommender):
                 part = histories.select(np.arange(lo, min(lo + chunk, len(histories))))
                 state = self.net.start(self.prompt_batch(part), self.cache)
                 top, score = beam_search(self.net, state, self.trie, len(part), self.config.beam_size, k,
-                                         exclude=part if exclude_history else None)
+                                         exclude=part if exclude_history else None,
+                                         length_penalty=self.config.length_penalty)
                 items.append(top.numpy())
                 scores.append(score.numpy())
         return np.concatenate(items).astype(np.int64), np.concatenate(scores).astype(np.float32)
