@@ -8,8 +8,6 @@
     OMP_NUM_THREADS=1 python benchmarks/gram.py inputs --run-dir runs/gram-beauty [--label cache_items=true]
         [--item-tokens 24 48 64]
     OMP_NUM_THREADS=1 python benchmarks/gram.py decoding --run-dir runs/gram-beauty [--users 1024] [--label x]
-    OMP_NUM_THREADS=1 python benchmarks/gram.py decode --run-dir runs/gram-beauty --label LABEL
-        --set beam_size=50 length_penalty=1.0 [train.threads=2]
 
 ``train`` runs ``genrec train --model gram`` (through ``genrec.runs.train_run``, so runs checkpoint
 and resume; a finished run directory is recorded again) and writes one record per split, model
@@ -22,9 +20,6 @@ It records training samples per second of each (model ``training:gram``), plus t
 refresh takes, on ``train.threads`` threads (one when unset).
 ``decoding`` times the trie beam search of a finished run on a fixed sample of test users (top-10,
 the run's beam size) and records users per second (model ``decoding:gram``).
-``decode`` evaluates a finished run's test split again with other decoding settings (beam size, length
-penalty; the trained model is unchanged) and records it as model ``gram``, variant ``--label``, with
-the run's training time and its per-user ranks for ``genrec compare``.
 ``inputs`` asks which granularity a trained run relies on: it decodes the run's validation sample
 (the users its early stopping used) as trained, then with the item prompts and with the user prompt
 left out at inference, and records the three NDCG@10 and Recall@10 side by side (model
@@ -39,29 +34,27 @@ has no encoder layers, so there the cut is exact.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from run_records import finished_or_trained, keep_ranks
 
-from genrec.config import apply_overrides, from_dict
+from genrec.config import from_dict
 from genrec.data import leave_one_out, load_dataset
 from genrec.data.dataset import SequenceDataset
 from genrec.evaluation.protocol import evaluate
 from genrec.evaluation.records import write_record
-from genrec.evaluation.significance import RANKS, PerUser, save_ranks
 from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram.prompts import newest_first
 from genrec.models.gram.recommender import sample_batch, training_batches
-from genrec.runs import METRICS, RunConfig, load_run, resolve_config
+from genrec.runs import RunConfig, load_run, resolve_config
 
 ABLATIONS = {
     "": [],
@@ -208,30 +201,13 @@ def decoding(args: argparse.Namespace) -> None:
     print(f"{len(test)} users in {seconds:.1f} s ->", path)
 
 
-def decode(args: argparse.Namespace) -> None:
-    model, dataset, config = finished_run(args)
-    model.config = from_dict(GramConfig, apply_overrides(asdict(model.config), args.set), where="--set")
-    torch.set_num_threads(max(1, model.config.train.threads))
-    result = evaluate(model, leave_one_out(dataset).test, "test", ks=tuple(config.ks),
-                      exclude_history=config.exclude_history, batch_size=model.config.train.eval_batch_size)
-    train_summary = json.loads((Path(args.run_dir) / METRICS).read_text())["train"]
-    path = write_record(config.dataset, "gram", args.label, "test", result.metrics,
-                        train_seconds=train_summary.get("train_seconds"), eval_seconds=result.seconds,
-                        command=_command(), extra={"run_dir": str(args.run_dir), "decoding": args.set,
-                                                   "threads": torch.get_num_threads()})
-    ranks = save_ranks(PerUser(str(args.run_dir), config.dataset, result.users, result.per_user),
-                       path.with_name(path.stem + RANKS))
-    print(" ".join(f"{k}={v:.4f}" for k, v in result.metrics.items()), f"({result.seconds:.0f} s) ->", path,
-          ranks)
-
-
 def _command() -> str:
     return "OMP_NUM_THREADS=1 python " + " ".join(shlex.quote(a) for a in sys.argv)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["train", "throughput", "inputs", "decoding", "decode"])
+    parser.add_argument("mode", choices=["train", "throughput", "inputs", "decoding"])
     parser.add_argument("--dataset", default="amazon2014/beauty")
     parser.add_argument("--variant", default="", choices=list(ABLATIONS))
     parser.add_argument("--config", default=None,
@@ -247,8 +223,7 @@ def main() -> None:
                         "of a train record, the variant of a throughput record (e.g. cpu-small)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    {"train": train, "throughput": throughput, "inputs": inputs, "decoding": decoding,
-     "decode": decode}[args.mode](args)
+    {"train": train, "throughput": throughput, "inputs": inputs, "decoding": decoding}[args.mode](args)
 
 
 if __name__ == "__main__":
