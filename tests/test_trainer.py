@@ -191,3 +191,11 @@ def test_schedule_warms_up_then_decays(schedule):
         assert factor(99) == 1.0
     else:
         assert factor(99) < factor(50) < factor(10) <= 1.0
+
+
+def test_progress_into_a_log_file_is_drawn_once_an_epoch_not_once_a_step(capsys):
+    """Under pytest stderr is not a terminal, as under nohup: per-step loss updates must not redraw."""
+    module = make_module(0)
+    Trainer(config(progress=True, epochs=2), None).fit(module, *make_task(module), STEPS)
+    drawn = capsys.readouterr().err.count("\r")
+    assert 0 < drawn <= 2 * 3  # each epoch's bar: its first draw, at most one timed redraw, its close

@@ -149,7 +149,9 @@ class Trainer:
                 optimizer.step()
                 scheduler.step()
                 losses.append(loss.item())
-                bar.set_postfix(loss=f"{losses[-1]:.4f}", best=f"{max(state['best_metric'], 0):.4f}")
+                # refresh=False: the bar's own interval decides when to redraw (once a minute into a file)
+                bar.set_postfix(loss=f"{losses[-1]:.4f}", best=f"{max(state['best_metric'], 0):.4f}",
+                                refresh=False)
                 if config.max_steps > 0 and scheduler.last_epoch >= config.max_steps:
                     out_of_steps = True
                     break
