@@ -54,15 +54,15 @@ def beam_search(decoder: StepDecoder, state: Any, trie: Trie, n: int, beam_size:
     found_scores = torch.zeros(n, 0)
     banned = _banned_keys(exclude, trie) if exclude is not None else None
     codes = parents = None
+    alive = torch.ones(n, 1, dtype=torch.bool)
     for length in range(1, trie.max_depth + 1):
-        alive = scores.isfinite()
         if not alive.any():
             break
         if parents is not None:  # follow the kept beams only when there is another step to take
             state = decoder.reorder(state, parents)
         log_probs, state = decoder.step(codes, state)
         beams, vocab = nodes.shape[1], log_probs.shape[-1]
-        allowed, completes = _allowed(trie, nodes, alive, vocab, banned)
+        extends, completes = _allowed(trie, nodes, alive, vocab, banned)
         total = scores[..., None] + log_probs.float().clamp_min(MIN_LOG_PROB)
         if completes.any():
             done = torch.where(completes, total / length**length_penalty, -torch.inf).view(n, beams * vocab)
@@ -72,7 +72,7 @@ def beam_search(decoder: StepDecoder, state: Any, trie: Trie, n: int, beam_size:
             found_scores, order = torch.cat([found_scores, done_scores], 1).topk(
                 min(width, found_scores.shape[1] + done_scores.shape[1]), dim=1)
             found_items = torch.cat([found_items, done_items], 1).gather(1, order)
-        extend = torch.where(allowed & ~completes, total, -torch.inf).view(n, beams * vocab)
+        extend = torch.where(extends, total, -torch.inf).view(n, beams * vocab)
         scores, index = extend.topk(min(width, extend.shape[1]), dim=1)
         parents, codes = index // vocab, index % vocab
         nodes = trie.child(nodes.gather(1, parents), codes)
@@ -84,8 +84,8 @@ def beam_search(decoder: StepDecoder, state: Any, trie: Trie, n: int, beam_size:
 
 def _allowed(trie: Trie, nodes: torch.Tensor, active: torch.Tensor, vocab: int,
              banned: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two ``[n, beams, vocab]`` bool masks: the trie's edges out of active beams, less those ending in
-    banned items, and which of them complete an ID."""
+    """Two disjoint ``[n, beams, vocab]`` bool masks over the trie's edges out of active beams, less those
+    ending in banned items: the edges that extend a prefix, and those that complete an ID."""
     n, beams = nodes.shape
     rows = active.reshape(-1).nonzero().squeeze(1)
     edge_rows, edges = trie.edges(nodes.reshape(-1)[rows])
@@ -96,11 +96,12 @@ def _allowed(trie: Trie, nodes: torch.Tensor, active: torch.Tensor, vocab: int,
         hit = torch.searchsorted(banned, key).clamp_max(max(len(banned) - 1, 0))
         ok = (item < 0) | (banned[hit] != key) if len(banned) else torch.ones_like(item, dtype=torch.bool)
         rows, edges, item = rows[ok], edges[ok], item[ok]
-    allowed = torch.zeros(n * beams, vocab, dtype=torch.bool)
-    allowed[rows, trie.edge_code[edges]] = True
+    code = trie.edge_code[edges]
+    extends = torch.zeros(n * beams, vocab, dtype=torch.bool)
+    extends[rows, code] = item < 0
     completes = torch.zeros(n * beams, vocab, dtype=torch.bool)
-    completes[rows, trie.edge_code[edges]] = item >= 0
-    return allowed.view(n, beams, vocab), completes.view(n, beams, vocab)
+    completes[rows, code] = item >= 0
+    return extends.view(n, beams, vocab), completes.view(n, beams, vocab)
 
 
 def _banned_keys(exclude: Ragged, trie: Trie) -> torch.Tensor:
