@@ -68,10 +68,12 @@ def ablation_tables(records: list[dict], ablations: dict, sources: dict[str, str
         if dataset == "source":
             continue
         control = table["control"]
+        label = table.get("label", control)  # what each ablation run appended to its variant
+        variants = {part: f"{part},{label}" for part in table["paper"]} | table.get("variants", {})
         full = tests.get((dataset, control))
         rows = []
         for part, (paper_r5, paper_n5) in table["paper"].items():
-            record = full if part == "full" else tests.get((dataset, f"{part},{control}"))
+            record = full if part == "full" else tests.get((dataset, variants[part]))
             ours = [MISSING] * 4
             if record:
                 ours = [f"{record['metrics'][m]:.4f}" for m in ("recall@5", "ndcg@5", "ndcg@10")]
@@ -81,6 +83,8 @@ def ablation_tables(records: list[dict], ablations: dict, sources: dict[str, str
         parts.append(f"**{dataset}** (our full recipe: row `{control}`)\n")
         parts.append(markdown_table(["part taken out", "R@5", "N@5", "N@10", "N@5 vs full", "paper R@5",
                                      "paper N@5", "paper N@5 vs full"], rows))
+        if table.get("note"):
+            parts.append(table["note"].strip() + "\n")
     return "\n".join(parts)
 
 
