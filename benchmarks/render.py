@@ -16,6 +16,7 @@ import yaml
 
 from genrec.errors import GenrecError
 from genrec.evaluation.records import read_records
+from genrec.evaluation.significance import RANKS, compare_runs, format_p
 from genrec.evaluation.tables import MISSING, group, is_quality, markdown_table, results_table, speed_table
 from genrec.io import write_text
 
@@ -58,12 +59,14 @@ def load_published(path: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:
 
 def ablation_tables(records: list[dict], ablations: dict, sources: dict[str, str]) -> str:
     """GRAM's Table 3 beside ours: per dataset, the full recipe and each part taken out, with each
-    side's N@5 change against its own full recipe (the paper reports @5 only; our N@10 is shown too)."""
+    side's N@5 change against its own full recipe (the paper reports @5 only; our N@10 is shown too) and,
+    where both runs kept per-user ranks, the paired t-test's p of our change."""
     tests = {(r["dataset"], r["variant"]): r for r in records
              if r["model"] == "gram" and r["split"] == "test"}
     parts = ["### GRAM ablations (the paper's Table 3)\n",
              "Test split; measured rows are `gram` records, the paper's from "
-             f"{sources[ablations['source']]}.\n"]
+             f"{sources[ablations['source']]}; p is the paired t-test of our N@5 against our full recipe's, "
+             "over the same test users.\n"]
     for dataset, table in ablations.items():
         if dataset == "source":
             continue
@@ -74,14 +77,15 @@ def ablation_tables(records: list[dict], ablations: dict, sources: dict[str, str
         rows = []
         for part, (paper_r5, paper_n5) in table["paper"].items():
             record = full if part == "full" else tests.get((dataset, variants[part]))
-            ours = [MISSING] * 4
+            ours = [MISSING] * 5
             if record:
                 ours = [f"{record['metrics'][m]:.4f}" for m in ("recall@5", "ndcg@5", "ndcg@10")]
                 ours.append(_change(record["metrics"]["ndcg@5"], full and full["metrics"]["ndcg@5"], part))
+                ours.append(_ndcg5_p(full, record) if part != "full" else MISSING)
             paper = [f"{paper_r5:.4f}", f"{paper_n5:.4f}", _change(paper_n5, table["paper"]["full"][1], part)]
             rows.append([part, *ours, *paper])
         parts.append(f"**{dataset}** (our full recipe: row `{control}`)\n")
-        parts.append(markdown_table(["part taken out", "R@5", "N@5", "N@10", "N@5 vs full", "paper R@5",
+        parts.append(markdown_table(["part taken out", "R@5", "N@5", "N@10", "N@5 vs full", "p", "paper R@5",
                                      "paper N@5", "paper N@5 vs full"], rows))
         if table.get("note"):
             parts.append(table["note"].strip() + "\n")
@@ -92,8 +96,52 @@ def _change(value: float, full: float | None, part: str) -> str:
     return MISSING if part == "full" or not full else f"{value / full - 1:+.0%}"
 
 
+def _ndcg5_p(full: dict | None, record: dict) -> str:
+    ranks = [_ranks_path(r) for r in (full, record) if r]
+    if len(ranks) < 2 or not all(path and path.is_file() for path in ranks):
+        return MISSING
+    return format_p(compare_runs(*ranks, ["ndcg@5"])[0].t_pvalue)
+
+
+def _ranks_path(record: dict) -> Path | None:
+    return Path(record["path"].removesuffix(".json") + RANKS) if "path" in record else None
+
+
+def paired_tables(records: list[dict], spec: dict) -> str:
+    """Per-user paired tests between named test records (B against A), from the ranks files kept
+    beside them: each row of ``spec[dataset]`` is ``{a: "model (variant)", b: "model (variant)"}``.
+    A pair whose records or ranks are missing shows dashes."""
+    tests = {_row_name(r): _ranks_path(r) for r in records if r["split"] == "test"}
+    metrics = spec.get("metrics", ["ndcg@10", "recall@10"])
+    parts = ["### Paired tests\n",
+             "Test split, paired over the same users (`genrec compare A.ranks.npz B.ranks.npz`); each "
+             "model is named as its row in the tables above.\n"]
+    for dataset, pairs in spec.items():
+        if dataset == "metrics":
+            continue
+        rows = []
+        for pair in pairs:
+            a, b = (tests.get((dataset, pair[side])) for side in ("a", "b"))
+            if not (a and b and a.is_file() and b.is_file()):
+                rows += [[pair["b"], pair["a"], metric, *[MISSING] * 5] for metric in metrics]
+                continue
+            for t in compare_runs(a, b, metrics):
+                change = f"{t.relative_change:+.1%}" if t.relative_change is not None else MISSING
+                rows.append([pair["b"], pair["a"], t.metric, f"{t.mean_a:.4f}", f"{t.mean_b:.4f}", change,
+                             format_p(t.t_pvalue), format_p(t.wilcoxon_pvalue)])
+        parts.append(f"**{dataset}**\n")
+        parts.append(markdown_table(["B", "against A", "metric", "A", "B", "B vs A", "t-test p",
+                                     "Wilcoxon p"], rows))
+    return "\n".join(parts)
+
+
+def _row_name(record: dict) -> tuple[str, str]:
+    name = record["model"] + (f" ({record['variant']})" if record["variant"] else "")
+    return record["dataset"], name
+
+
 def render(records: list[dict], published: dict[str, list[dict]], sources: dict[str, str], notes: str,
-           ablations: dict | None = None) -> str:
+           ablations: dict | None = None, paired: dict | None = None) -> str:
     quality = [r for r in records if is_quality(r)]
     speed = [r for r in records if not is_quality(r)]
     by_split = group(quality, "dataset", "split")
@@ -113,6 +161,8 @@ def render(records: list[dict], published: dict[str, list[dict]], sources: dict[
             parts.append(f"Other splits.\n\n{results_table(other)}")
     if ablations:
         parts.append(ablation_tables(records, ablations, sources))
+    if paired:
+        parts.append(paired_tables(records, paired))
     parts.append("## Speed and other measurements\n")
     for (model,), rows in group(speed, "model").items():
         parts.append(f"### {model}\n\n{speed_table(rows)}")
@@ -133,10 +183,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE.parent / "BENCHMARKS.md")
     args = parser.parse_args()
     published, sources = load_published(args.published)
-    ablations = (yaml.safe_load(args.published.read_text()) or {}).get("gram_ablations")
+    extra = yaml.safe_load(args.published.read_text()) or {}
     notes = args.notes.read_text(encoding="utf-8") if args.notes.is_file() else ""
     records = read_records(args.results)
-    write_text(args.out, render(records, published, sources, notes, ablations))
+    write_text(args.out, render(records, published, sources, notes, extra.get("gram_ablations"),
+                                   extra.get("paired_tests")))
     print(f"wrote {args.out} from {len(records)} records")
 
 

@@ -88,6 +88,16 @@ def test_render_of_the_repository_records(render_module, tmp_path):
     assert text.count("### amazon2014/") >= 3
 
 
+def test_every_paired_test_in_published_yaml_names_records_with_ranks(render_module):
+    """A misspelt model name or a record without ranks would show dashes in BENCHMARKS.md."""
+    import yaml
+
+    spec = yaml.safe_load((BENCHMARKS / "published.yaml").read_text())["paired_tests"]
+    text = render_module.paired_tables(read_records(BENCHMARKS / "results"), spec)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "against A" not in line]
+    assert rows and not [row for row in rows if "| – |" in row]
+
+
 def test_tables_across_run_directories(tmp_path):
     for name, ndcg in (("pop", 0.0053), ("sasrec-ce", 0.0412)):
         (tmp_path / name).mkdir()
@@ -148,3 +158,25 @@ def test_ablation_table_finds_each_run_by_its_label_or_named_variant(render_modu
     assert "0.0200" in rows["without-item-prompts"] and "-50%" in rows["without-item-prompts"]
     assert "0.0100" not in text  # the recipe has no user prompt: that row names no record
     assert "Read me." in text
+
+
+def test_paired_tables_test_named_records_on_their_kept_ranks(render_module, tmp_path):
+    """B against A from the ranks files beside two records; a pair with a name of no record shows dashes."""
+    import numpy as np
+
+    from genrec.evaluation.significance import PerUser, save_ranks
+
+    users = np.arange(400)
+    ranks = {"sasrec": np.where(users % 4 == 0, 0.0, np.inf), "gram": np.where(users % 2 == 0, 0.0, np.inf)}
+    for model, rank in ranks.items():
+        hit = np.isfinite(rank).astype(float)
+        path = write_record("d", model, "v", "test", {"recall@10": hit.mean(), "ndcg@10": hit.mean()},
+                            command="x", results_dir=tmp_path)
+        save_ranks(PerUser(model, "d", users, {"recall@10": hit, "ndcg@10": hit}),
+                   str(path).removesuffix(".json") + ".ranks.npz")
+    records = read_records(tmp_path)
+    spec = {"metrics": ["ndcg@10"], "d": [{"a": "sasrec (v)", "b": "gram (v)"}]}
+    row = next(line for line in render_module.paired_tables(records, spec).splitlines() if "gram (v)" in line)
+    assert "| 0.2500 | 0.5000 | +100.0% |" in row
+    missing = render_module.paired_tables(records, {"d": [{"a": "tiger", "b": "gram (v)"}]})
+    assert "| gram (v) | tiger | ndcg@10 | – | – | – | – | – |" in missing

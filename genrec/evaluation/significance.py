@@ -149,9 +149,10 @@ def comparison_table(tests: list[PairedTest], name_a: str = "A", name_b: str = "
     for t in tests:
         change = f"{t.relative_change:+.1%}" if t.relative_change is not None else "n/a"
         lines.append(f"| {t.metric} | {t.mean_a:.4f} | {t.mean_b:.4f} | {t.mean_diff:+.4f} | {change} "
-                     f"| {_p(t.t_pvalue)} | {_p(t.wilcoxon_pvalue)} |")
+                     f"| {format_p(t.t_pvalue)} | {format_p(t.wilcoxon_pvalue)} |")
     return "\n".join(lines) + "\n"
 
 
-def _p(p: float) -> str:
+def format_p(p: float) -> str:
+    """Three decimals, or scientific notation below 0.001."""
     return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
