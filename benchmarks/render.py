@@ -58,38 +58,44 @@ def load_published(path: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:
 
 
 def ablation_tables(records: list[dict], ablations: dict, sources: dict[str, str]) -> str:
-    """GRAM's Table 3 beside ours: per dataset, the full recipe and each part taken out, with each
-    side's N@5 change against its own full recipe (the paper reports @5 only; our N@10 is shown too) and,
-    where both runs kept per-user ranks, the paired t-test's p of our change."""
+    """GRAM's Table 3 beside ours: per dataset and per recipe we ran ablations under, the full recipe and
+    each part taken out, with each side's N@5 change against its own full recipe (the paper reports @5
+    only; our N@10 is shown too) and, where both runs kept per-user ranks, the paired t-test's p of our
+    change."""
     tests = {(r["dataset"], r["variant"]): r for r in records
              if r["model"] == "gram" and r["split"] == "test"}
     parts = ["### GRAM ablations (the paper's Table 3)\n",
              "Test split; measured rows are `gram` records, the paper's from "
              f"{sources[ablations['source']]}; p is the paired t-test of our N@5 against our full recipe's, "
              "over the same test users.\n"]
-    for dataset, table in ablations.items():
+    for dataset, spec in ablations.items():
         if dataset == "source":
             continue
-        control = table["control"]
-        label = table.get("label", control)  # what each ablation run appended to its variant
-        variants = {part: f"{part},{label}" for part in table["paper"]} | table.get("variants", {})
-        full = tests.get((dataset, control))
-        rows = []
-        for part, (paper_r5, paper_n5) in table["paper"].items():
-            record = full if part == "full" else tests.get((dataset, variants[part]))
-            ours = [MISSING] * 5
-            if record:
-                ours = [f"{record['metrics'][m]:.4f}" for m in ("recall@5", "ndcg@5", "ndcg@10")]
-                ours.append(_change(record["metrics"]["ndcg@5"], full and full["metrics"]["ndcg@5"], part))
-                ours.append(_ndcg5_p(full, record) if part != "full" else MISSING)
-            paper = [f"{paper_r5:.4f}", f"{paper_n5:.4f}", _change(paper_n5, table["paper"]["full"][1], part)]
-            rows.append([part, *ours, *paper])
-        parts.append(f"**{dataset}** (our full recipe: row `{control}`)\n")
-        parts.append(markdown_table(["part taken out", "R@5", "N@5", "N@10", "N@5 vs full", "p", "paper R@5",
-                                     "paper N@5", "paper N@5 vs full"], rows))
-        if table.get("note"):
-            parts.append(table["note"].strip() + "\n")
+        for recipe in spec["recipes"]:
+            parts.append(_ablation_table(tests, dataset, recipe, spec["paper"]))
     return "\n".join(parts)
+
+
+def _ablation_table(tests: dict, dataset: str, recipe: dict, paper: dict) -> str:
+    control = recipe["control"]
+    label = recipe.get("label", control)  # what each ablation run appended to its variant
+    variants = {part: f"{part},{label}" for part in paper} | recipe.get("variants", {})
+    full = tests.get((dataset, control))
+    rows = []
+    for part, (paper_r5, paper_n5) in paper.items():
+        record = full if part == "full" else tests.get((dataset, variants[part]))
+        ours = [MISSING] * 5
+        if record:
+            ours = [f"{record['metrics'][m]:.4f}" for m in ("recall@5", "ndcg@5", "ndcg@10")]
+            ours.append(_change(record["metrics"]["ndcg@5"], full and full["metrics"]["ndcg@5"], part))
+            ours.append(_ndcg5_p(full, record) if part != "full" else MISSING)
+        rows.append([part, *ours, f"{paper_r5:.4f}", f"{paper_n5:.4f}", _change(paper_n5, paper["full"][1], part)])
+    text = [f"**{dataset}** (our full recipe: row `{control}`)\n",
+            markdown_table(["part taken out", "R@5", "N@5", "N@10", "N@5 vs full", "p", "paper R@5",
+                            "paper N@5", "paper N@5 vs full"], rows)]
+    if recipe.get("note"):
+        text.append(recipe["note"].strip() + "\n")
+    return "\n".join(text)
 
 
 def _change(value: float, full: float | None, part: str) -> str:

@@ -139,19 +139,23 @@ def test_seed_spread_summarises_one_recipe_across_seeds(tmp_path, monkeypatch):
 
 
 def test_ablation_table_finds_each_run_by_its_label_or_named_variant(render_module):
-    """Ablations run under a recipe carry the recipe's label; a part may name another record, or none."""
+    """One table per recipe; ablations run under a recipe carry the recipe's label; a part may name
+    another record, or none."""
     def record(variant, ndcg5):
         return {"model": "gram", "split": "test", "dataset": "d", "variant": variant,
                 "metrics": {"recall@5": 0.1, "ndcg@5": ndcg5, "ndcg@10": 0.2}}
     records = [record("recipe-long-name", 0.0400), record("without-linking,recipe", 0.0300),
                record("without-item-prompts,recipe,user_prompt=true", 0.0200),
                record("without-user-prompt,recipe", 0.0100)]
-    table = {"control": "recipe-long-name", "label": "recipe", "note": "Read me.",
-             "variants": {"without-item-prompts": "without-item-prompts,recipe,user_prompt=true",
-                          "without-user-prompt": None},
-             "paper": {"full": [0.06, 0.05], "without-linking": [0.06, 0.04],
-                       "without-item-prompts": [0.05, 0.04], "without-user-prompt": [0.06, 0.05]}}
-    text = render_module.ablation_tables(records, {"source": "s", "d": table}, {"s": "the paper"})
+    recipe = {"control": "recipe-long-name", "label": "recipe", "note": "Read me.",
+              "variants": {"without-item-prompts": "without-item-prompts,recipe,user_prompt=true",
+                           "without-user-prompt": None}}
+    paper = {"full": [0.06, 0.05], "without-linking": [0.06, 0.04], "without-item-prompts": [0.05, 0.04],
+             "without-user-prompt": [0.06, 0.05]}
+    spec = {"paper": paper, "recipes": [{"control": "old-recipe"}, recipe]}
+    text = render_module.ablation_tables(records, {"source": "s", "d": spec}, {"s": "the paper"})
+    old, text = text.split("(our full recipe: row `recipe-long-name`)")  # one table per recipe, in order
+    assert "(our full recipe: row `old-recipe`)" in old and "0.0300" not in old
     rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
     assert "0.0400" in rows["full"]
     assert "0.0300" in rows["without-linking"] and "-25%" in rows["without-linking"]
