@@ -89,7 +89,8 @@ def _ablation_table(tests: dict, dataset: str, recipe: dict, paper: dict) -> str
             ours = [f"{record['metrics'][m]:.4f}" for m in ("recall@5", "ndcg@5", "ndcg@10")]
             ours.append(_change(record["metrics"]["ndcg@5"], full and full["metrics"]["ndcg@5"], part))
             ours.append(_ndcg5_p(full, record) if part != "full" else MISSING)
-        rows.append([part, *ours, f"{paper_r5:.4f}", f"{paper_n5:.4f}", _change(paper_n5, paper["full"][1], part)])
+        theirs = [f"{paper_r5:.4f}", f"{paper_n5:.4f}", _change(paper_n5, paper["full"][1], part)]
+        rows.append([part, *ours, *theirs])
     text = [f"**{dataset}** (our full recipe: row `{control}`)\n",
             markdown_table(["part taken out", "R@5", "N@5", "N@10", "N@5 vs full", "p", "paper R@5",
                             "paper N@5", "paper N@5 vs full"], rows)]
