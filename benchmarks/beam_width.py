@@ -25,7 +25,7 @@ from genrec.data import leave_one_out
 from genrec.errors import GenrecError
 from genrec.evaluation.protocol import evaluate
 from genrec.evaluation.records import write_record
-from genrec.evaluation.significance import RANKS, PerUser, save_ranks
+from genrec.evaluation.significance import PerUser, ranks_path, save_ranks
 from genrec.runs import load_run
 
 
@@ -63,7 +63,7 @@ def main() -> None:
                                    "length_penalty": getattr(model.config, "length_penalty", 0.0),
                                    "trained_beam_size": trained_width, "threads": args.threads})
         save_ranks(PerUser(str(args.run_dir), config.dataset, result.users, result.per_user),
-                   path.with_name(path.stem + RANKS))
+                   ranks_path(path))
         shown = " ".join(f"{m} {result.metrics[m]:.4f}" for m in ("recall@10", "ndcg@10", "recall@20"))
         print(f"beam {beam}: {shown} in {result.seconds:.0f} s -> {path}")
 

@@ -21,8 +21,9 @@ from genrec.data import leave_one_out
 from genrec.errors import GenrecError
 from genrec.evaluation.protocol import evaluate
 from genrec.evaluation.records import RESULTS_DIR, write_record
-from genrec.evaluation.significance import RANKS, PerUser, save_ranks
+from genrec.evaluation.significance import PerUser, ranks_path, save_ranks
 from genrec.runs import load_run
+from genrec.training.trainer import CHECKPOINT
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the records go")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    checkpoint_path = args.run_dir / "checkpoints" / "last.pt"
+    checkpoint_path = args.run_dir / CHECKPOINT
     if not checkpoint_path.is_file():
         raise GenrecError(f"{checkpoint_path}: no checkpoint (the run was trained without a run directory)")
     model, dataset, config = load_run(args.run_dir)
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
                             results_dir=args.results_dir)
         if split == "test":
             save_ranks(PerUser(str(args.run_dir), config.dataset, result.users, result.per_user),
-                       path.with_name(path.stem + RANKS))
+                       ranks_path(path))
         shown = " ".join(f"{m} {result.metrics[m]:.4f}" for m in ("recall@10", "ndcg@10"))
         print(f"{split}, epoch {state['epoch']} (the run kept {state['best_epoch']}): {shown} -> {path}")
 

@@ -16,7 +16,7 @@ import yaml
 
 from genrec.errors import GenrecError
 from genrec.evaluation.records import read_records
-from genrec.evaluation.significance import RANKS, compare_runs, format_p
+from genrec.evaluation.significance import compare_runs, format_p, ranks_path
 from genrec.evaluation.tables import MISSING, group, is_quality, markdown_table, results_table, speed_table
 from genrec.io import write_text
 
@@ -111,7 +111,7 @@ def _ndcg5_p(full: dict | None, record: dict) -> str:
 
 
 def _ranks_path(record: dict) -> Path | None:
-    return Path(record["path"].removesuffix(".json") + RANKS) if "path" in record else None
+    return ranks_path(record["path"]) if "path" in record else None
 
 
 def paired_tables(records: list[dict], spec: dict) -> str:

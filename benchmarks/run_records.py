@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from genrec.evaluation.records import write_record
-from genrec.evaluation.significance import RANKS, load_per_user, save_ranks
+from genrec.evaluation.significance import load_per_user, ranks_path, save_ranks
 from genrec.runs import CONFIG, METRICS, RunConfig, train_run
 
 DATASETS = ("amazon2014/beauty", "amazon2014/toys", "amazon2014/sports")
@@ -50,7 +50,7 @@ def keep_ranks(run_dir: Path | None, test_record: Path) -> None:
     user), so that ``genrec compare`` can pair two records after their run directories are gone."""
     if run_dir is None:
         return
-    path = save_ranks(load_per_user(run_dir), test_record.with_name(test_record.stem + RANKS))
+    path = save_ranks(load_per_user(run_dir), ranks_path(test_record))
     print(f"per-user test ranks -> {path}")
 
 

@@ -29,6 +29,12 @@ MISSED = 255  # rank stored for a target outside the top K
 RANKS = ".ranks.npz"  # a ranks file's suffix, beside the benchmark record ``<name>.json``
 
 
+def ranks_path(record: str | Path) -> Path:
+    """The ranks file kept beside the benchmark record ``<name>.json``: ``<name>.ranks.npz``."""
+    record = Path(record)
+    return record.with_name(record.stem + RANKS)
+
+
 @dataclass(frozen=True)
 class PerUser:
     """Per-user test metrics of one run: ``values[metric][i]`` belongs to ``users[i]``."""
