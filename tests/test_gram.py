@@ -236,6 +236,27 @@ def test_tiny_gram_trains_and_decodes_only_valid_items(small, parts, tmp_path):
     assert np.array_equal(reloaded, model.recommend(splits.test.histories, 10)[0])
 
 
+@pytest.mark.cuda
+@pytest.mark.parametrize("switches", [{}, {"item_encoder": "words", "id_alignment_items": 4},
+                                      {"cache_items": True}])
+def test_on_a_gpu_it_recommends_as_on_the_cpu_trains_and_reloads(small, parts, tmp_path, switches):
+    splits = leave_one_out(small)
+    histories = splits.test.histories
+    cpu, gpu = make(small, parts, **switches), make(small, parts, device="cuda", **switches)
+    assert all(p.is_cuda for p in gpu.net.parameters()) and gpu.trie.node_item.is_cuda
+    (a, score_a), (b, score_b) = (m.recommend(histories, 10, exclude_history=True) for m in (cpu, gpu))
+    np.testing.assert_allclose(score_b, score_a, atol=1e-3)
+    assert (a == b).mean() > 0.99  # near-ties may swap
+    gpu.config.valid_users = 8
+    gpu.config.train = TrainConfig(epochs=2, batch_size=16, lr=3e-3, progress=False, patience=0, seed=0)
+    before, _, after = fit_and_measure_loss(gpu, small, splits)
+    assert after < before
+    gpu.save(tmp_path / "gram")
+    loaded = Gram.load(tmp_path / "gram", small)
+    assert loaded.device.type == "cuda"
+    assert np.array_equal(loaded.recommend(histories, 10)[0], gpu.recommend(histories, 10)[0])
+
+
 @pytest.mark.parametrize("item_prompts", [True, False])
 def test_neighbours_are_computed_only_for_item_prompts(small, monkeypatch, item_prompts):
     """Similar items are only ever written into item prompts: without them, fit must not train or read a

@@ -90,6 +90,23 @@ def test_save_load_gives_identical_recommendations(small, trained, tmp_path):
     assert embeddings.shape == (small.n_items, 32) and embeddings.dtype == np.float32
 
 
+@pytest.mark.cuda
+def test_on_a_gpu_it_scores_as_on_the_cpu_trains_and_reloads(small, trained, tmp_path):
+    model, _ = trained
+    gpu = SASRec(replace(config("ce"), device="cuda"), small)
+    gpu.net.load_state_dict(model.net.state_dict())
+    histories = leave_one_out(small).test.histories
+    torch.testing.assert_close(gpu.score(histories), model.score(histories), atol=1e-3, rtol=1e-3)
+    seed_everything(0)
+    losses = [h["loss"] for h in SASRec(replace(config("ce"), device="cuda"), small).fit(
+        small, leave_one_out(small))["history"]]
+    assert losses[-1] < losses[0]
+    gpu.save(tmp_path)
+    loaded = SASRec.load(tmp_path, small)
+    assert loaded.device.type == "cuda"
+    assert np.array_equal(loaded.recommend(histories, 10)[0], gpu.recommend(histories, 10)[0])
+
+
 def test_scores_ignore_batching_padding_and_old_items(small, trained):
     model, _ = trained
     histories = leave_one_out(small).test.histories.select(np.arange(300))

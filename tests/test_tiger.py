@@ -146,6 +146,41 @@ def test_training_lowers_the_loss_and_save_load_is_exact(small, tmp_path, archit
     np.testing.assert_array_equal(score_a, score_b)
 
 
+@pytest.mark.cuda
+@pytest.mark.parametrize("architecture,options", [
+    ("encoder-decoder", {}), ("decoder-only", {"item_content": True, "id_alignment_items": 8})])
+def test_on_a_gpu_it_recommends_as_on_the_cpu_trains_and_reloads(small, tmp_path, architecture, options):
+    histories = leave_one_out(small).test.histories
+    cpu = tiny(small, architecture, variable=True, **options)
+    gpu = tiny(small, architecture, variable=True, device="cuda", **options)  # the same initial weights
+    assert all(p.is_cuda for p in gpu.net.parameters()) and gpu.trie.node_item.is_cuda
+    (a, score_a), (b, score_b) = (m.recommend(histories, 10, exclude_history=True) for m in (cpu, gpu))
+    np.testing.assert_allclose(score_b, score_a, atol=1e-3)
+    assert (a == b).mean() > 0.99  # near-ties may swap
+    gpu.config.train = TrainConfig(epochs=2, batch_size=64, lr=3e-3, warmup_ratio=0.0, patience=0,
+                                   eval_every=2, progress=False)
+    losses = [entry["loss"] for entry in gpu.fit(small, leave_one_out(small), None)["history"]]
+    assert losses[-1] < losses[0]
+    gpu.save(tmp_path / "model")
+    loaded = Tiger.load(tmp_path / "model", small)
+    assert loaded.device.type == "cuda"
+    assert np.array_equal(loaded.recommend(histories, 10)[0], gpu.recommend(histories, 10)[0])
+
+
+def test_a_gpu_model_loads_on_the_cpu_where_there_is_none(small, tmp_path, monkeypatch):
+    model = tiny(small)
+    model.save(tmp_path / "model")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    path = tmp_path / "model" / "tiger.json"
+    path.write_text(path.read_text().replace('"device": "cpu"', '"device": "cuda"'))
+    with pytest.raises(GenrecError, match="sees no CUDA GPU"):
+        tiny(small, device="cuda")
+    loaded = Tiger.load(tmp_path / "model", small)
+    assert loaded.config.device == "cuda" and loaded.device.type == "cpu"
+    histories = leave_one_out(small).test.histories.select(np.arange(20))
+    assert np.array_equal(loaded.recommend(histories, 10)[0], model.recommend(histories, 10)[0])
+
+
 def test_user_tokens(small):
     model = tiny(small, user_buckets=7)
     histories = Ragged.from_lists([[3, 4], [], [3]])

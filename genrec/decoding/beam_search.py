@@ -41,20 +41,22 @@ def beam_search(decoder: StepDecoder, state: Any, trie: Trie, n: int, beam_size:
                 exclude: Ragged | None = None,
                 length_penalty: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` items for each of ``n`` users: ``(items [n, k] int64, scores [n, k] float32)``, best first,
-    padded with item -1 / score -inf where fewer valid items exist.
+    padded with item -1 / score -inf where fewer valid items exist, on the CPU.
+
+    The search runs on the trie's device, which must be the decoder's (``Trie.to``).
 
     ``state`` is the decoder's state for one beam per user; ``exclude`` (item lists per user) removes
     items from the result by masking them when a beam would complete them. The search keeps
     ``max(beam_size, k)`` beams, and as many found items, so that ``k`` items can come out.
     """
-    width = max(beam_size, k)
-    nodes = torch.full((n, 1), ROOT, dtype=torch.int64)
-    scores = torch.zeros(n, 1)
-    found_items = torch.full((n, 0), -1, dtype=torch.int64)
-    found_scores = torch.zeros(n, 0)
-    banned = _banned_keys(exclude, trie) if exclude is not None else None
+    width, device = max(beam_size, k), trie.node_item.device
+    nodes = torch.full((n, 1), ROOT, dtype=torch.int64, device=device)
+    scores = torch.zeros(n, 1, device=device)
+    found_items = torch.full((n, 0), -1, dtype=torch.int64, device=device)
+    found_scores = torch.zeros(n, 0, device=device)
+    banned = _banned_keys(exclude, trie).to(device) if exclude is not None else None
     codes = parents = None
-    alive = torch.ones(n, 1, dtype=torch.bool)
+    alive = torch.ones(n, 1, dtype=torch.bool, device=device)
     for length in range(1, trie.max_depth + 1):
         if not alive.any():
             break
@@ -79,7 +81,7 @@ def beam_search(decoder: StepDecoder, state: Any, trie: Trie, n: int, beam_size:
         alive = scores.isfinite()
         nodes, codes = torch.where(alive, nodes, ROOT), torch.where(alive, codes, -1)
     found_items = torch.where(found_scores.isfinite(), found_items, -1)
-    return _pad(found_items[:, :k], -1, k), _pad(found_scores[:, :k], -torch.inf, k)
+    return _pad(found_items[:, :k], -1, k).cpu(), _pad(found_scores[:, :k], -torch.inf, k).cpu()
 
 
 def _allowed(trie: Trie, nodes: torch.Tensor, active: torch.Tensor, vocab: int,
@@ -97,9 +99,9 @@ def _allowed(trie: Trie, nodes: torch.Tensor, active: torch.Tensor, vocab: int,
         ok = (item < 0) | (banned[hit] != key) if len(banned) else torch.ones_like(item, dtype=torch.bool)
         rows, edges, item = rows[ok], edges[ok], item[ok]
     code = trie.edge_code[edges]
-    extends = torch.zeros(n * beams, vocab, dtype=torch.bool)
+    extends = torch.zeros(n * beams, vocab, dtype=torch.bool, device=nodes.device)
     extends[rows, code] = item < 0
-    completes = torch.zeros(n * beams, vocab, dtype=torch.bool)
+    completes = torch.zeros(n * beams, vocab, dtype=torch.bool, device=nodes.device)
     completes[rows, code] = item >= 0
     return extends.view(n, beams, vocab), completes.view(n, beams, vocab)
 

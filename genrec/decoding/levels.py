@@ -10,12 +10,13 @@ import torch
 
 
 class LevelTokens:
-    def __init__(self, offsets: list[int], vocab_sizes: list[int]) -> None:
+    def __init__(self, offsets: list[int], vocab_sizes: list[int],
+                 device: torch.device | None = None) -> None:
         self.offsets = list(offsets)
         width = max(vocab_sizes)  # a shorter level is padded with one of its own tokens, masked below
-        codes = torch.arange(width)
+        codes = torch.arange(width, device=device)
         self.tokens = torch.stack([codes.clamp_max(v - 1) + o for o, v in zip(offsets, vocab_sizes)])
-        self.valid = torch.stack([torch.arange(width) < v for v in vocab_sizes])
+        self.valid = torch.stack([codes < v for v in vocab_sizes])
 
     def token(self, codes: torch.Tensor, level: int, fill: int) -> torch.Tensor:
         """The tokens of ``codes`` at ``level``; ``fill`` where a code is -1 (a complete beam)."""

@@ -40,7 +40,8 @@ class T5StepDecoder:
     def __init__(self, model: nn.Module, offsets: list[int], vocab_sizes: list[int],
                  start_token: int = 0) -> None:
         self.model = model
-        self.levels = LevelTokens(offsets, vocab_sizes)
+        self.device = model.device
+        self.levels = LevelTokens(offsets, vocab_sizes, self.device)
         self.start_token = start_token
         self.blocks = model.decoder.block
         self.heads, self.d_kv = model.config.num_heads, model.config.d_kv
@@ -68,7 +69,7 @@ class T5StepDecoder:
         n, beams, t = state.cross_bias.shape[0], state.beams, state.level
         rows, heads, d_kv = n * beams, self.heads, self.d_kv
         if codes is None:
-            tokens = torch.full((n, beams), self.start_token, dtype=torch.int64)
+            tokens = torch.full((n, beams), self.start_token, dtype=torch.int64, device=self.device)
         else:
             tokens = self.levels.token(codes, t - 1, self.start_token)
         x = self.model.decoder.embed_tokens(tokens).view(rows, -1)
@@ -110,7 +111,7 @@ class T5StepDecoder:
 
     def reorder(self, state: T5State, parents: torch.Tensor) -> T5State:
         n, beams = parents.shape
-        rows = (parents + torch.arange(n)[:, None] * state.beams).reshape(-1)
+        rows = (parents + torch.arange(n, device=parents.device)[:, None] * state.beams).reshape(-1)
         beam_kv = None
         if state.beam_kv is not None:
             beam_kv = state.beam_kv.new_empty((state.beam_kv.shape[0], len(rows), *state.beam_kv.shape[2:]))

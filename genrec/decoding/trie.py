@@ -69,6 +69,11 @@ class Trie:
                                                    parent * width + edge_code, node_item)),
                    vocab_sizes=list(ids.vocab_sizes), width=width)
 
+    def to(self, device: torch.device | str) -> Trie:
+        """The same trie with its tensors on ``device`` (beam search runs where the model runs)."""
+        tensors = (self.child_ptr, self.edge_code, self.edge_child, self.edge_key, self.node_item)
+        return Trie(*(t.to(device) for t in tensors), vocab_sizes=self.vocab_sizes, width=self.width)
+
     @property
     def n_nodes(self) -> int:
         return len(self.node_item)
@@ -90,6 +95,6 @@ class Trie:
     def edges(self, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """CSR expansion: for every child edge of every node, (position of the node, edge index)."""
         start, counts = self.child_ptr[nodes], self.child_ptr[nodes + 1] - self.child_ptr[nodes]
-        rows = torch.repeat_interleave(torch.arange(len(nodes)), counts)
+        rows = torch.repeat_interleave(torch.arange(len(nodes), device=nodes.device), counts)
         first = torch.cumsum(counts, 0) - counts
-        return rows, start[rows] + torch.arange(len(rows)) - first[rows]
+        return rows, start[rows] + torch.arange(len(rows), device=nodes.device) - first[rows]

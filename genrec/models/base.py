@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,26 @@ import torch
 from genrec.config import validate
 from genrec.data.dataset import SequenceDataset, Splits
 from genrec.data.ragged import Ragged
+from genrec.errors import GenrecError
+
+
+def torch_device(name: str, fallback: bool = False) -> torch.device:
+    """The device a model's ``device`` setting names: ``cpu``, ``cuda``, ``cuda:N``, or ``auto`` (a GPU
+    when torch sees one). ``fallback``: a GPU that is not there becomes the CPU, so that a model trained
+    on a GPU machine still loads on a laptop; otherwise asking for one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GenrecError(f"device: {name!r} is not a device (cpu, cuda, cuda:N or auto)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        if fallback:
+            logging.getLogger("genrec").warning("device=%s: no CUDA GPU here, using the CPU", name)
+            return torch.device("cpu")
+        raise GenrecError(f"device={name}, but torch {torch.__version__} sees no CUDA GPU here; "
+                          "set device=cpu (or auto)")
+    return device
 
 
 @contextmanager

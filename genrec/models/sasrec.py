@@ -28,7 +28,7 @@ from genrec.data.ragged import Ragged
 from genrec.errors import GenrecError
 from genrec.evaluation.protocol import evaluate
 from genrec.io import atomic_write
-from genrec.models.base import ScoringRecommender, eval_mode
+from genrec.models.base import ScoringRecommender, eval_mode, torch_device
 from genrec.models.dropout import Dropout, dropout
 from genrec.training.config import TrainConfig
 from genrec.training.trainer import Trainer
@@ -64,7 +64,7 @@ class SASRecConfig:
     # "prefixes": one row per prefix with only its last target (as RecBole), so every target gets its own
     # dropout masks; "sequences": one row per user with a target at every position (set train.batch_size=32)
     samples: Literal["sequences", "prefixes"] = "prefixes"
-    device: str = "cpu"  # "cuda" to train and score on a GPU
+    device: str = "cpu"  # where it trains and scores: cpu, cuda, cuda:N or auto
     train: TrainConfig = field(default_factory=_default_train)
 
 
@@ -187,13 +187,15 @@ class SASRec(ScoringRecommender):
     name = "sasrec"
     Config = SASRecConfig
 
-    def __init__(self, config: SASRecConfig, dataset: SequenceDataset) -> None:
+    def __init__(self, config: SASRecConfig, dataset: SequenceDataset, fallback_device: bool = False) -> None:
+        """``fallback_device``: a GPU named by the config but missing here becomes the CPU (loading a saved
+        model) instead of an error."""
         super().__init__(config, dataset)
         if config.loss not in ("ce", "bce"):
             raise GenrecError(f"sasrec: loss must be 'ce' or 'bce', not {config.loss!r}")
         if config.samples not in ("sequences", "prefixes"):
             raise GenrecError(f"sasrec: samples must be 'sequences' or 'prefixes', not {config.samples!r}")
-        self.device = torch.device(config.device)
+        self.device = torch_device(config.device, fallback=fallback_device)
         self.net = SASRecNet(config, self.n_items).to(self.device)
 
     def fit(self, dataset: SequenceDataset, splits: Splits, run_dir: Path | None = None) -> dict:
@@ -270,7 +272,7 @@ class SASRec(ScoringRecommender):
         directory = Path(directory)
         path = directory / "config.yaml"
         config = from_dict(SASRecConfig, load_yaml(path), where=str(path))
-        model = cls(config, dataset)
+        model = cls(config, dataset, fallback_device=True)
         state = torch.load(directory / "model.pt", map_location=model.device, weights_only=True)
         trained_items = state["items.weight"].shape[0] - 1
         if trained_items != model.n_items:

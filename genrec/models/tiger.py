@@ -41,7 +41,7 @@ from genrec.decoding import LevelTokens, StepDecoder, T5StepDecoder, Trie, beam_
 from genrec.errors import GenrecError
 from genrec.evaluation.protocol import evaluate
 from genrec.io import atomic_write, write_json
-from genrec.models.base import Recommender, eval_mode
+from genrec.models.base import Recommender, eval_mode, torch_device
 from genrec.models.dropout import Dropout
 from genrec.semantic_ids.codes import SemanticIds
 from genrec.training.config import TrainConfig
@@ -82,6 +82,7 @@ class TigerConfig:
     item_content: bool = False  # decoder-only: add each history item's text embedding to its last code
     id_alignment_items: int = 0  # decoder-only: items per batch whose IDs are generated from their text
     id_alignment_weight: float = 1.0  # weight of that loss beside the next-item loss
+    device: str = "cpu"  # where it trains and decodes: cpu, cuda, cuda:N or auto
     train: TrainConfig = field(default_factory=_default_train)
 
 
@@ -89,6 +90,9 @@ class HistoryTokens(NamedTuple):
     tokens: torch.Tensor  # [n, width] left-aligned token ids
     mask: torch.Tensor  # [n, width] 1 on tokens, 0 on padding
     items: torch.Tensor | None  # [n, width] the item whose last code sits there, -1 elsewhere (item_content)
+
+    def to(self, device: torch.device) -> HistoryTokens:
+        return HistoryTokens(*(None if t is None else t.to(device) for t in self))
 
 
 class Tiger(Recommender):
@@ -98,10 +102,12 @@ class Tiger(Recommender):
     Config = TigerConfig
 
     def __init__(self, config: TigerConfig, dataset: SequenceDataset, semantic_ids: SemanticIds | None = None,
-                 content: torch.Tensor | None = None) -> None:
+                 content: torch.Tensor | None = None, fallback_device: bool = False) -> None:
         """``content``: the items' text embeddings for the options that read them (default: embedded
-        here, as the semantic IDs were)."""
+        here, as the semantic IDs were); ``fallback_device``: a GPU named by the config but missing here
+        becomes the CPU (loading a saved model) instead of an error."""
         super().__init__(config, dataset)
+        self.device = torch_device(config.device, fallback=fallback_device)
         self.net: nn.Module | None = None
         if semantic_ids is not None:
             self._build(semantic_ids, content=self._content(dataset, content))
@@ -117,7 +123,7 @@ class Tiger(Recommender):
         config = self.config
         if self.reads_content and config.architecture != "decoder-only":
             raise GenrecError("tiger: item_content and id_alignment_items need architecture=decoder-only")
-        self.ids, self.trie = ids, Trie.from_semantic_ids(ids)
+        self.ids, self.trie = ids, Trie.from_semantic_ids(ids).to(self.device)
         self.offsets = (2 + np.concatenate([[0], np.cumsum(ids.vocab_sizes)[:-1]])).astype(np.int64).tolist()
         self.user_offset = 2 + int(sum(ids.vocab_sizes))
         self.n_tokens = self.user_offset + config.user_buckets
@@ -131,6 +137,7 @@ class Tiger(Recommender):
         else:
             max_len = 2 + (config.max_history + 1) * self.depth
             self.net = CausalTransformer(self.n_tokens, max_len, config, content)
+        self.net.to(self.device)
 
     @property
     def reads_content(self) -> bool:
@@ -249,19 +256,22 @@ class Tiger(Recommender):
 
     def _seq2seq_loss(self, batch: tuple[Ragged, np.ndarray, np.ndarray]) -> torch.Tensor:
         histories, targets, _ = batch
-        tokens, mask, _ = self.encode_histories(histories)
-        return self.net(input_ids=tokens, attention_mask=mask, labels=self.target_tokens(targets)).loss
+        tokens, mask, _ = self.encode_histories(histories).to(self.device)
+        labels = self.target_tokens(targets).to(self.device)
+        return self.net(input_ids=tokens, attention_mask=mask, labels=labels).loss
 
     def _causal_loss(self, batch: tuple[Ragged, np.ndarray, np.ndarray]) -> torch.Tensor:
         """Next-token loss on every code of every item after a window's first (the window's context),
         plus the weighted ID-alignment loss of the batch's alignment items."""
         sequences, first_items, alignment_items = batch
-        tokens, mask, items = self.encode_histories(
-            sequences, bos=True, max_items=self.config.max_history + 1, first_items=first_items)
+        window = self.config.max_history + 1
+        tokens, mask, items = self.encode_histories(sequences, bos=True, max_items=window,
+                                                    first_items=first_items).to(self.device)
         labels = tokens[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
         first_item_end = int(self.config.user_buckets > 0) + torch.from_numpy(
-            self.item_tokens.lengths[sequences.values[sequences.offsets[:-1]]])
-        labels = labels.masked_fill(torch.arange(labels.shape[1]) < first_item_end[:, None], -100)
+            self.item_tokens.lengths[sequences.values[sequences.offsets[:-1]]]).to(self.device)
+        columns = torch.arange(labels.shape[1], device=self.device)
+        labels = labels.masked_fill(columns < first_item_end[:, None], -100)
         logits = self.net(tokens[:, :-1], None if items is None else items[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
         if len(alignment_items):
@@ -275,7 +285,8 @@ class Tiger(Recommender):
         tokens = torch.cat([torch.full((len(items), 1), self.align_token), labels[:, :-1].clamp_min(PAD)], 1)
         at = torch.full(tokens.shape, -1, dtype=torch.int64)
         at[:, 0] = torch.from_numpy(items)
-        logits = self.net(tokens, at)
+        labels = labels.to(self.device)
+        logits = self.net(tokens.to(self.device), at.to(self.device))
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
 
     def _validate(self, valid: EvalSet) -> float:
@@ -306,9 +317,9 @@ class Tiger(Recommender):
         """The ``StepDecoder`` and its start state for these users (the net must be in eval mode)."""
         if self.config.architecture == "encoder-decoder":
             decoder = T5StepDecoder(self.net, self.offsets, self.ids.vocab_sizes, start_token=PAD)
-            return decoder, decoder.start(*self.encode_histories(histories)[:2])
+            return decoder, decoder.start(*self.encode_histories(histories).to(self.device)[:2])
         decoder = CausalStepDecoder(self.net, self.offsets, self.ids.vocab_sizes)
-        return decoder, decoder.start(*self.encode_histories(histories, bos=True))
+        return decoder, decoder.start(*self.encode_histories(histories, bos=True).to(self.device))
 
     # ---------------------------------------------------------------------------- save / load
     def save(self, directory: Path) -> None:
@@ -328,7 +339,7 @@ class Tiger(Recommender):
                            where=str(directory / CONFIG_FILE))
         t5_config = directory / T5_CONFIG_FILE
         state = torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-        model = cls(config, dataset)
+        model = cls(config, dataset, fallback_device=True)
         model._build(SemanticIds.load(directory / IDS_DIR),
                      json.loads(t5_config.read_text()) if t5_config.is_file() else None, state.get("content"))
         model.net.load_state_dict(state)
@@ -423,7 +434,7 @@ class CausalTransformer(nn.Module):
     def forward(self, tokens: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, T]`` left-aligned tokens (and their items, see ``embed``) -> next-token logits
         ``[B, T, n_tokens]``."""
-        x = self.embed(tokens, torch.arange(tokens.shape[1]), items)
+        x = self.embed(tokens, torch.arange(tokens.shape[1], device=tokens.device), items)
         for block in self.blocks:
             q, k, v = block.qkv(x)
             x = block.finish(x, F.scaled_dot_product_attention(
@@ -471,20 +482,20 @@ class CausalStepDecoder:
     cached keys/values (per user, shared by the beams) and to their own generated codes."""
 
     def __init__(self, net: CausalTransformer, offsets: list[int], vocab_sizes: list[int]) -> None:
-        self.net, self.levels = net, LevelTokens(offsets, vocab_sizes)
+        self.net, self.levels = net, LevelTokens(offsets, vocab_sizes, net.tokens.weight.device)
 
     @torch.no_grad()
     def start(self, tokens: torch.Tensor, mask: torch.Tensor,
               items: torch.Tensor | None = None) -> CausalState:
         net, n = self.net, len(tokens)
-        x = net.embed(tokens, torch.arange(tokens.shape[1]), items)
+        x = net.embed(tokens, torch.arange(tokens.shape[1], device=tokens.device), items)
         prefix = []
         for block in net.blocks:
             q, k, v = block.qkv(x)
             prefix.append((k, v))
             x = block.finish(x, F.scaled_dot_product_attention(q, k, v, is_causal=True))
         lengths = mask.sum(1)
-        last = net.logits(x[torch.arange(n), lengths - 1])[:, None]
+        last = net.logits(x[torch.arange(n, device=x.device), lengths - 1])[:, None]
         bias = torch.where(mask.bool(), 0.0, -torch.inf)[:, None, None, :]
         return CausalState(prefix, bias, lengths, self.levels.log_probs(last, 0), [], 1, 0)
 
@@ -517,6 +528,6 @@ class CausalStepDecoder:
 
     def reorder(self, state: CausalState, parents: torch.Tensor) -> CausalState:
         n, beams = parents.shape
-        rows = (parents + torch.arange(n)[:, None] * state.beams).reshape(-1)
+        rows = (parents + torch.arange(n, device=parents.device)[:, None] * state.beams).reshape(-1)
         own = [(k[rows], v[rows]) for k, v in state.own]
         return replace(state, own=own, beams=beams)

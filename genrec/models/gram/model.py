@@ -18,6 +18,7 @@ mean the same to encoder and decoder.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,9 @@ class PromptBatch:
     items: torch.Tensor | None  # [U] distinct item ids of the batch, each encoded once
     item_tokens: torch.Tensor | None  # [U, Li] their prompt tokens (None when encodings are cached)
     item_mask: torch.Tensor | None  # [U, Li] bool
+
+    def to(self, device: torch.device) -> PromptBatch:
+        return PromptBatch(*(None if t is None else t.to(device) for t in dataclasses.astuple(self)))
 
 
 @dataclass
@@ -285,7 +289,8 @@ class GramNet(nn.Module):
         if isinstance(self.item_encoder, WordReader):
             # look-ups need no per-item states: pack each user's (token, place) pairs, then look them up
             tokens = batch.item_tokens
-            pairs = torch.stack([tokens, torch.arange(tokens.shape[1]).expand_as(tokens)], dim=-1)
+            places = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+            pairs = torch.stack([tokens, places], dim=-1)
             packed, mask, slot = self._pack(pairs, batch.item_mask, batch.item_slots)
             return self.item_encoder(packed[..., 0], packed[..., 1]), mask, slot
         if cache is not None:

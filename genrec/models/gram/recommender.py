@@ -35,7 +35,7 @@ from genrec.decoding import Trie, beam_search
 from genrec.embeddings.word_vectors import pretrained_word_vectors
 from genrec.errors import GenrecError
 from genrec.io import atomic_write
-from genrec.models.base import Recommender, eval_mode
+from genrec.models.base import Recommender, eval_mode, torch_device
 from genrec.models.gram.lexical_ids import id_words, lexical_ids
 from genrec.models.gram.model import (
     Backbone,
@@ -73,7 +73,7 @@ class GramConfig:
     collaborative: bool = True  # False: no similar items in item prompts (ablation "without CF")
     top_k_similar: int = 10
     cf_run: str = ""  # a finished SASRec run directory; empty: train one inside this run
-    cf_config: dict = field(default_factory=dict)  # SASRec config when trained here
+    cf_config: dict = field(default_factory=dict)  # SASRec config when trained here (device: GRAM's)
     # multi-granular late fusion
     user_prompt: bool = True  # ablation "without user prompt"
     item_prompts: bool = True  # ablation "without item prompts"
@@ -120,6 +120,7 @@ class GramConfig:
     # code decodes with Hugging Face's default, 1.0, and 50 beams
     length_penalty: float = 0.0
     valid_users: int = 1000  # validation users sampled (fixed seed) for early stopping; 0 = all
+    device: str = "cpu"  # where it trains and decodes: cpu, cuda, cuda:N or auto
     train: TrainConfig = field(default_factory=_default_train)
 
 
@@ -129,7 +130,9 @@ class Gram(Recommender):
     name = "gram"
     Config = GramConfig
 
-    def __init__(self, config: GramConfig, dataset: SequenceDataset) -> None:
+    def __init__(self, config: GramConfig, dataset: SequenceDataset, fallback_device: bool = False) -> None:
+        """``fallback_device``: a GPU named by the config but missing here becomes the CPU (loading a saved
+        model) instead of an error."""
         super().__init__(config, dataset)
         if not (config.user_prompt or config.item_prompts):
             raise GenrecError("gram: user_prompt and item_prompts cannot both be off")
@@ -144,6 +147,7 @@ class Gram(Recommender):
         if not config.hierarchy and config.id_method != "hierarchical" and not config.ids_dir:
             raise GenrecError("gram.hierarchy=false asks the hierarchical tokenizer for flat IDs; "
                               f"it does not apply to gram.id_method={config.id_method!r}")
+        self.device = torch_device(config.device, fallback=fallback_device)
         self.ids: SemanticIds | None = None
         self.similar: np.ndarray | None = None
         self.net: GramNet | None = None
@@ -184,7 +188,7 @@ class Gram(Recommender):
                                                                          c.item_prompt_len)
         elif c.id_alignment_items:  # the item prompts leave the item's own ID out already
             self.alignment_tokens, self.alignment_lengths = self.item_tokens, self.item_lengths
-        self.trie = Trie.from_semantic_ids(ids)
+        self.trie = Trie.from_semantic_ids(ids).to(self.device)
         level_words = [tokenizer(names, add_special_tokens=False)["input_ids"] for names in ids.token_names]
         table = torch.full((ids.n_levels, max(ids.vocab_sizes)), -1, dtype=torch.long)
         for level, encoded in enumerate(level_words):
@@ -204,7 +208,7 @@ class Gram(Recommender):
             item_encoder = copy.deepcopy(backbone).requires_grad_(False) if c.cache_items else None
         self.net = GramNet(backbone, ids, table, start_token(tokenizer), c.max_items, c.position,
                            c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout, item_encoder,
-                           id_alignment=c.id_alignment_items > 0)
+                           id_alignment=c.id_alignment_items > 0).to(self.device)
         self.cache = self.alignment_cache = None
 
     def _start_words_from_minilm(self, backbone: Backbone) -> None:
@@ -264,12 +268,13 @@ class Gram(Recommender):
             items = torch.from_numpy(unique.astype(np.int64))
             if self.cache is None:
                 item_tokens, item_mask = prompt_rows(self.item_tokens, self.item_lengths, items)
-        return PromptBatch(user_tokens, user_mask, slots, items, item_tokens, item_mask)
+        return PromptBatch(user_tokens, user_mask, slots, items, item_tokens, item_mask).to(self.device)
 
     def target_codes(self, targets: np.ndarray) -> torch.Tensor:
         """``[n, depth]`` codes of the target items' IDs, -1 past each ID's end."""
         depth = int(self.ids.codes.lengths.max())
-        return torch.from_numpy(self.ids.codes.select(targets).to_padded(depth, pad=-1, align="left"))
+        codes = self.ids.codes.select(targets).to_padded(depth, pad=-1, align="left")
+        return torch.from_numpy(codes).to(self.device)
 
     def loss(self, histories: Ragged, targets: np.ndarray, dedup: bool | None = None) -> torch.Tensor:
         return self.net.loss(self.prompt_batch(histories, dedup), self.target_codes(targets), self.cache)
@@ -282,6 +287,7 @@ class Gram(Recommender):
         if self.alignment_cache is None:
             item_tokens, item_mask = prompt_rows(self.alignment_tokens, self.alignment_lengths, index)
         batch = PromptBatch(None, None, torch.arange(len(items))[:, None], index, item_tokens, item_mask)
+        batch = batch.to(self.device)
         return self.net.loss(batch, self.target_codes(items), self.alignment_cache, alignment=True)
 
     # ---- the item-encoding cache ---------------------------------------------------------------
@@ -300,8 +306,9 @@ class Gram(Recommender):
     def _encode_all(self, tokens: torch.Tensor, lengths: torch.Tensor, chunk: int = 1024) -> ItemCache:
         with eval_mode(self.net):
             n, span = tokens.shape
-            states = torch.empty(n, span, self.net.item_reader.dim, dtype=torch.bfloat16)
-            mask = torch.arange(span) < lengths[:, None]
+            tokens, lengths = tokens.to(self.device), lengths.to(self.device)
+            states = torch.empty(n, span, self.net.item_reader.dim, dtype=torch.bfloat16, device=self.device)
+            mask = torch.arange(span, device=self.device) < lengths[:, None]
             for lo in range(0, n, chunk):
                 encoded = self.net.encode_items(tokens[lo:lo + chunk], mask[lo:lo + chunk])
                 states[lo:lo + chunk] = encoded.bfloat16()
@@ -316,7 +323,8 @@ class Gram(Recommender):
                               run_dir)
             similar = None
             if c.collaborative and c.item_prompts:  # neighbours are only ever written into item prompts
-                embeddings = sasrec_item_table(dataset, splits, run_dir, c.cf_run, c.cf_config)
+                cf_config = {"device": c.device, **c.cf_config}  # on GRAM's device unless it says
+                embeddings = sasrec_item_table(dataset, splits, run_dir, c.cf_run, cf_config)
                 similar = top_k_similar(embeddings, c.top_k_similar)
             self.setup(dataset, ids, similar)
         users, ends = splits.train.prefix_samples()  # every prefix, as the authors train
@@ -396,12 +404,13 @@ class Gram(Recommender):
 
         directory = Path(directory)
         config = from_dict(GramConfig, load_yaml(directory / "config.yaml"), str(directory / "config.yaml"))
-        model = cls(config, dataset)
+        model = cls(config, dataset, fallback_device=True)
         similar = np.load(directory / "similar.npy") if (directory / "similar.npy").is_file() else None
         tokenizer = AutoTokenizer.from_pretrained(str(directory / "tokenizer"))
         model.setup(dataset, SemanticIds.load(directory / "semantic_ids"), similar, tokenizer,
                     from_checkpoint=True)
-        model.net.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
+        state = torch.load(directory / "model.pt", map_location=model.device, weights_only=True)
+        model.net.load_state_dict(state)
         return model
 
 
