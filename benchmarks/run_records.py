@@ -36,7 +36,8 @@ def run_and_record(config: RunConfig, run_dir: Path, variant: str, extra: dict |
     metrics = finished_or_trained(config, run_dir)
     train = metrics["train"]
     details = {"run_dir": str(run_dir), "params": metrics["params"],
-               **{k: train[k] for k in ("epochs", "best_epoch", "stopped") if k in train}, **(extra or {})}
+               **{k: train[k] for k in ("epochs", "best_epoch", "kept_epoch", "stopped") if k in train},
+               **(extra or {})}
     for split in ("valid", "test"):
         path = write_record(config.dataset, config.model, variant, split, metrics[split]["metrics"],
                             train_seconds=train.get("train_seconds"),

@@ -78,7 +78,8 @@ def main() -> None:
             train_seconds=train.get("train_seconds"),
             eval_seconds=metrics[split]["eval_seconds"], results_dir=args.results_dir,
             extra={"run_dir": str(run_dir), "epochs": train.get("epochs"),
-                   "best_epoch": train.get("best_epoch"), "stopped": train.get("stopped"),
+                   "best_epoch": train.get("best_epoch"), "kept_epoch": train.get("kept_epoch"),
+                   "stopped": train.get("stopped"),
                    "semantic_ids": train.get("semantic_ids"),
                    "params": metrics["params"]})
         values = ", ".join(f"{k} {v:.4f}" for k, v in metrics[split]["metrics"].items())

@@ -75,9 +75,25 @@ def test_early_stopping_restores_best_weights():
 
     summary = Trainer(config(patience=2), None).fit(module, batches, loss_fn, validate, STEPS)
     assert summary["stopped"] == "patience" and summary["epochs"] == 4
-    assert summary["best_epoch"] == 2 and summary["best_valid_ndcg@10"] == 0.3
+    assert summary["best_epoch"] == summary["kept_epoch"] == 2 and summary["best_valid_ndcg@10"] == 0.3
     assert same(weights(module), snapshots[1]) and not same(snapshots[1], snapshots[3])
     assert [h["valid_ndcg@10"] for h in summary["history"]] == [0.1, 0.3, 0.2, 0.25]
+
+
+def test_keep_last_ends_with_the_last_epochs_weights_and_still_reports_the_best():
+    module = make_module(0)
+    batches, loss_fn, _ = make_task(module)
+    scripted, snapshots = iter([0.1, 0.3, 0.2, 0.25]), []
+
+    def validate() -> float:
+        snapshots.append(weights(module))
+        return next(scripted)
+
+    summary = Trainer(config(epochs=4, keep="last"), None).fit(module, batches, loss_fn, validate, STEPS)
+    assert summary["best_epoch"] == 2 and summary["kept_epoch"] == 4 and summary["epochs"] == 4
+    assert same(weights(module), snapshots[3]) and not same(snapshots[1], snapshots[3])
+    with pytest.raises(GenrecError, match="train.keep"):
+        Trainer(config(keep="newest"), None).fit(module, batches, loss_fn, validate, STEPS)
 
 
 def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):

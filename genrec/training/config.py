@@ -16,6 +16,10 @@ class TrainConfig:
     schedule: Literal["cosine", "linear", "constant", "inverse-sqrt"] = "cosine"
     grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
     patience: int = 5  # stop after this many validations without a better validation NDCG@10
+    # the weights fit ends with: "best", those of the best validation NDCG@10; "last", the last epoch's,
+    # for a fixed schedule whose validation sample is too small to rank its last epochs (validation
+    # still runs, for the history and for patience)
+    keep: Literal["best", "last"] = "best"
     eval_every: int = 1  # validate every this many epochs
     eval_batch_size: int = 1024
     # wall-clock limit on the whole fit (epochs, validations, checkpoints), keeping the best checkpoint;

@@ -2,7 +2,8 @@
 
 A model supplies its module, a function from epoch to batches, a loss and a validation metric; the
 trainer owns the optimiser (AdamW), the learning-rate schedule, gradient clipping, early stopping on
-validation NDCG@10 (restoring the best weights at the end), the time limit and the checkpoint
+validation NDCG@10 (restoring the best weights at the end, or keeping the last: ``train.keep``), the
+time limit and the checkpoint
 ``run_dir/checkpoints/last.pt``. The checkpoint is rewritten atomically after every epoch with
 everything that decides what happens next (weights, optimiser, schedule, best state, RNG states), so
 a killed run resumed from it ends with the same weights as one that was never interrupted. Started by
@@ -75,6 +76,8 @@ class Trainer:
         """Train ``module`` in place; returns epochs run, best epoch and metric, why it stopped, history."""
         entered = time.perf_counter()
         config = self.config
+        if config.keep not in ("best", "last"):
+            raise GenrecError(f"train.keep: {config.keep!r} is not 'best' or 'last'")
         if config.threads > 0:
             torch.set_num_threads(config.threads)
         world = distributed.world_size()
@@ -102,11 +105,13 @@ class Trainer:
 
             self._loop(module, batches, loss_fn, validate, steps_per_epoch, optimizer, scheduler, state,
                        clock)
-        if state["best_state"] is not None:
+        kept = state["epoch"]
+        if config.keep == "best" and state["best_state"] is not None:
             module.load_state_dict(state["best_state"])
-        log.info("training stopped (%s) after %d epochs; best %s %.4f at epoch %s", state["stopped"],
-                 state["epoch"], METRIC, state["best_metric"], state["best_epoch"])
-        return {"epochs": state["epoch"], "best_epoch": state["best_epoch"],
+            kept = state["best_epoch"]
+        log.info("training stopped (%s) after %d epochs; best %s %.4f at epoch %s; kept epoch %s",
+                 state["stopped"], state["epoch"], METRIC, state["best_metric"], state["best_epoch"], kept)
+        return {"epochs": state["epoch"], "best_epoch": state["best_epoch"], "kept_epoch": kept,
                 f"best_{METRIC}": None if state["best_epoch"] is None else state["best_metric"],
                 "stopped": state["stopped"], "train_minutes": round(state["elapsed"] / 60, 3),
                 "resumed_seconds": round(resumed_seconds, 3),
@@ -193,8 +198,9 @@ class Trainer:
         state["validation_seconds"] = max(state["validation_seconds"], time.perf_counter() - start)
         module.train()
         if metric > state["best_metric"]:
-            state.update(best_metric=metric, best_epoch=state["epoch"], bad_evals=0,
-                         best_state={k: v.detach().cpu().clone() for k, v in module.state_dict().items()})
+            best = None if self.config.keep == "last" else {  # "last" never reads a copy
+                k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+            state.update(best_metric=metric, best_epoch=state["epoch"], bad_evals=0, best_state=best)
         else:
             state["bad_evals"] += 1
         return metric
