@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
+from genrec.config import validate as check_config
 from genrec.errors import GenrecError
 from genrec.io import atomic_write
 from genrec.progress import progress_bar
@@ -76,8 +77,7 @@ class Trainer:
         """Train ``module`` in place; returns epochs run, best epoch and metric, why it stopped, history."""
         entered = time.perf_counter()
         config = self.config
-        if config.keep not in ("best", "last"):
-            raise GenrecError(f"train.keep: {config.keep!r} is not 'best' or 'last'")
+        check_config(config, "train")  # a TrainConfig built in Python, as a model's own config is checked
         if config.threads > 0:
             torch.set_num_threads(config.threads)
         world = distributed.world_size()
