@@ -18,7 +18,8 @@ from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram import lexical_ids as lexical
 from genrec.models.gram.lexical_ids import with_names
 from genrec.models.gram.model import DecoderLayer, Memory
-from genrec.models.gram.prompts import UserPrompts, item_prompt_texts, newest_first, user_prompt_text
+from genrec.models.gram.prompts import (UserPrompts, field_texts, item_prompt_texts, newest_first,
+                                        text_cut_share, user_prompt_text)
 from genrec.models.gram.recommender import length_bucketed, sample_batch, training_batches
 from genrec.models.gram.similar import top_k_similar
 from genrec.semantic_ids.codes import SemanticIds
@@ -97,6 +98,19 @@ def test_golden_item_and_user_prompts(beauty):
         "top0 mid0 leaf1 ; top0 mid0 leaf0 ?")
     assert user_prompt_text(beauty.sequences[0], ids, 2) == (
         "What would the user purchase after top0 mid0 leaf4 ; top0 mid0 leaf3 ?")
+
+
+def test_text_cut_share_matches_truncation(default, small):
+    tokenizer, prompts, texts = default.tokenizer, default.prompt_texts, field_texts(small)
+    assert text_cut_share(tokenizer, prompts, texts, 10_000) == 0.0
+    assert text_cut_share(tokenizer, prompts, texts, 3) == 1.0
+    # the first cut length whose prompt ends in the item's first text token is where the text starts
+    first = tokenizer(texts[0], add_special_tokens=False)["input_ids"][0]
+    full = tokenizer(prompts[0])["input_ids"]
+    keeps = next(n for n in range(1, len(full) + 1)
+                 if tokenizer(prompts[0], truncation=True, max_length=n)["input_ids"][-1] == first)
+    assert text_cut_share(tokenizer, prompts[:1], texts[:1], keeps) == 0.0
+    assert text_cut_share(tokenizer, prompts[:1], texts[:1], keeps - 1) == 1.0
 
 
 def test_user_prompt_tokens_equal_tokenised_text(default, small):

@@ -31,6 +31,7 @@ ITEM_FIELDS = ItemTextTemplate(
     labels={"title": "title", "movie_title": "title", "short_text_idgenrec": "keywords", "brand": "brand",
             "categories": "categories", "class": "genres", "description": "description", "price": "price"},
     max_words=256, max_chars=4096)
+NO_TEXT = ITEM_FIELDS.render({}, "")  # the template's stand-in for an item without any text, left out
 
 
 def newest_first(histories: Ragged, max_items: int) -> Ragged:
@@ -74,7 +75,7 @@ def item_prompt_texts(dataset: SequenceDataset, ids: SemanticIds, similar: np.nd
             neighbours = NEIGHBOUR_SEPARATOR.join(id_texts[j] for j in similar[item] if j >= 0)
             parts.append(f"similar items: {neighbours}")
         text = ITEM_FIELDS.render(record, "")
-        if text != "Item ":  # the template's stand-in for an item without any text
+        if text != NO_TEXT:
             parts.append(text)
         prompts.append(ITEM_FIELDS.separator.join(parts))
     return prompts
@@ -90,6 +91,24 @@ def concat_rows(*parts: Ragged) -> Ragged:
         position = np.arange(len(part.values)) - np.repeat(part.offsets[:-1], row_lengths)
         out.values[np.repeat(out.offsets[:-1] + skip, row_lengths) + position] = part.values
     return out
+
+
+def text_cut_share(tokenizer, prompts: list[str], texts: list[str], max_len: int) -> float:
+    """The share of items with text whose prompt, cut to ``max_len`` tokens, keeps none of that text.
+
+    An item prompt puts its ID and its neighbours' IDs before its text, so these alone can fill a short
+    prompt: ten neighbours of 3.2-word IDs take 51 tokens on Sports. ``texts`` are the items' field texts
+    (``field_texts``), each the end of its prompt.
+    """
+    from genrec.models.gram.vocab import encode_ragged
+
+    has_text = np.array([text != NO_TEXT for text in texts])
+    if not has_text.any():
+        return 0.0
+    prompt_lengths = encode_ragged(tokenizer, [p for p, t in zip(prompts, has_text) if t]).lengths
+    text_lengths = encode_ragged(tokenizer, [t for t in texts if t != NO_TEXT]).lengths
+    before_text = prompt_lengths - text_lengths + tokenizer.num_special_tokens_to_add()
+    return float((before_text >= max_len).mean())
 
 
 def _repeat_row(tokens: list[int], n: int) -> Ragged:

@@ -46,7 +46,8 @@ from genrec.models.gram.model import (
     bert_backbone,
     t5_backbone,
 )
-from genrec.models.gram.prompts import UserPrompts, field_texts, fixed_text, item_prompt_texts, newest_first
+from genrec.models.gram.prompts import (UserPrompts, field_texts, fixed_text, item_prompt_texts, newest_first,
+                                        text_cut_share)
 from genrec.models.gram.similar import sasrec_item_table, top_k_similar
 from genrec.models.gram.vocab import encode_padded, pretrained_tokenizer, start_token, word_tokenizer
 from genrec.semantic_ids.codes import SemanticIds
@@ -180,6 +181,8 @@ class Gram(Recommender):
         item_tokenizer = self._minilm_tokenizer() if c.item_encoder == "minilm" else tokenizer
         self.item_tokens, self.item_lengths = prompt_table(item_tokenizer, self.prompt_texts,
                                                            c.item_prompt_len)
+        if c.item_prompts and not from_checkpoint:
+            self._report_text_cut(item_tokenizer, field_texts(dataset))
         # the ID-alignment task reads item prompts without the item's own ID
         self.alignment_tokens = self.alignment_lengths = None
         if c.id_alignment_items and c.linking:
@@ -210,6 +213,20 @@ class Gram(Recommender):
                            c.decoder_layers, c.decoder_heads, c.decoder_ff, c.dropout, item_encoder,
                            id_alignment=c.id_alignment_items > 0).to(self.device)
         self.cache = self.alignment_cache = None
+
+    def _report_text_cut(self, tokenizer, texts: list[str]) -> None:
+        """Say how many item prompts lose all their item's text to ``item_prompt_len``: such prompts
+        carry IDs only, a silent "without text" model."""
+        c = self.config
+        share = text_cut_share(tokenizer, self.prompt_texts, texts, c.item_prompt_len)
+        message = (f"gram: {share:.1%} of item prompts keep none of their item's text within "
+                   f"item_prompt_len={c.item_prompt_len} tokens")
+        if share < 0.5:
+            log.info(message)
+        else:
+            neighbours = c.top_k_similar if self.similar is not None else 0
+            log.warning(f"{message}: the item's ID and its {neighbours} neighbours' IDs fill them; raise "
+                        "item_prompt_len or lower top_k_similar")
 
     def _start_words_from_minilm(self, backbone: Backbone) -> None:
         """Overwrite the word embeddings of every word MiniLM knows (special tokens keep theirs); before
