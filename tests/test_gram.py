@@ -18,8 +18,14 @@ from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram import lexical_ids as lexical
 from genrec.models.gram.lexical_ids import with_names
 from genrec.models.gram.model import DecoderLayer, Memory
-from genrec.models.gram.prompts import (UserPrompts, field_texts, item_prompt_texts, newest_first,
-                                        text_cut_share, user_prompt_text)
+from genrec.models.gram.prompts import (
+    UserPrompts,
+    field_texts,
+    item_prompt_texts,
+    newest_first,
+    text_cut_share,
+    user_prompt_text,
+)
 from genrec.models.gram.recommender import length_bucketed, sample_batch, training_batches
 from genrec.models.gram.similar import top_k_similar
 from genrec.semantic_ids.codes import SemanticIds

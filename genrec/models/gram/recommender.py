@@ -46,8 +46,14 @@ from genrec.models.gram.model import (
     bert_backbone,
     t5_backbone,
 )
-from genrec.models.gram.prompts import (UserPrompts, field_texts, fixed_text, item_prompt_texts, newest_first,
-                                        text_cut_share)
+from genrec.models.gram.prompts import (
+    UserPrompts,
+    field_texts,
+    fixed_text,
+    item_prompt_texts,
+    newest_first,
+    text_cut_share,
+)
 from genrec.models.gram.similar import sasrec_item_table, top_k_similar
 from genrec.models.gram.vocab import encode_padded, pretrained_tokenizer, start_token, word_tokenizer
 from genrec.semantic_ids.codes import SemanticIds
