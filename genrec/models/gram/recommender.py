@@ -175,20 +175,22 @@ class Gram(Recommender):
         self.ids, self.similar = ids, similar if c.collaborative else None
         self.prompt_texts = item_prompt_texts(dataset, ids, self.similar, linking=c.linking)
         words = id_words(ids)
+        report_cut = c.item_prompts and not from_checkpoint
+        texts = field_texts(dataset) if tokenizer is None or report_cut else None  # read once, used twice
         if tokenizer is None:
             if c.backbone == "minilm":
                 tokenizer = pretrained_tokenizer(self._minilm_path(), words)
             elif c.t5_checkpoint:
                 tokenizer = pretrained_tokenizer(c.t5_checkpoint, words)
             else:
-                tokenizer = word_tokenizer(field_texts(dataset), words, c.vocab_min_count, fixed_text())
+                tokenizer = word_tokenizer(texts, words, c.vocab_min_count, fixed_text())
         self.tokenizer = tokenizer
         self.user_prompts = UserPrompts(tokenizer, ids, c.max_items, c.user_prompt_len)
         item_tokenizer = self._minilm_tokenizer() if c.item_encoder == "minilm" else tokenizer
         self.item_tokens, self.item_lengths = prompt_table(item_tokenizer, self.prompt_texts,
                                                            c.item_prompt_len)
-        if c.item_prompts and not from_checkpoint:
-            self._report_text_cut(item_tokenizer, field_texts(dataset))
+        if report_cut:
+            self._report_text_cut(item_tokenizer, texts)
         # the ID-alignment task reads item prompts without the item's own ID
         self.alignment_tokens = self.alignment_lengths = None
         if c.id_alignment_items and c.linking:
