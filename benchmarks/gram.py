@@ -34,8 +34,6 @@ has no encoder layers, so there the cut is exact.
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,7 +76,7 @@ def train(args: argparse.Namespace) -> None:
     for split in ("valid", "test"):
         path = write_record(args.dataset, "gram", variant, split, metrics[split]["metrics"],
                             train_seconds=summary.get("train_seconds"),
-                            eval_seconds=metrics[split]["eval_seconds"], command=_command(),
+                            eval_seconds=metrics[split]["eval_seconds"],
                             extra={"config": args.config, "overrides": ABLATIONS[args.variant] + args.set,
                                    "best_epoch": summary.get("best_epoch"),
                                    "kept_epoch": summary.get("kept_epoch"), "epochs": summary.get("epochs"),
@@ -137,7 +135,7 @@ def throughput(args: argparse.Namespace) -> None:
     distinct = np.mean([len(model.prompt_batch(h, dedup=True).items) / s
                         for (h, _), s in zip(batches, slots)])
     metrics["distinct_item_prompt_fraction"] = float(distinct)
-    path = write_record(args.dataset, "training:gram", args.label, "train", metrics, command=_command(),
+    path = write_record(args.dataset, "training:gram", args.label, "train", metrics,
                         extra={"config": args.config, "overrides": args.set, "batches": len(batches),
                                "batch_size": size, "threads": torch.get_num_threads(),
                                "max_items": config.max_items,
@@ -191,7 +189,7 @@ def inputs(args: argparse.Namespace) -> None:
         for name in ("ndcg@10", "recall@10"):
             metrics[f"{name}_item_prompt_tokens_{tokens}"] = result[name]
         print(f"item prompts cut to {tokens} tokens: ndcg@10={result['ndcg@10']:.4f}", flush=True)
-    path = write_record(config.dataset, "inputs:gram", args.label, "valid", metrics, command=_command(),
+    path = write_record(config.dataset, "inputs:gram", args.label, "valid", metrics,
                         extra={"run_dir": str(args.run_dir), "users": len(valid)})
     print("->", path)
 
@@ -204,14 +202,10 @@ def decoding(args: argparse.Namespace) -> None:
     model.recommend(test.histories, k)
     seconds = time.perf_counter() - start
     metrics = {"users_per_second": len(test) / seconds, "seconds": seconds}
-    path = write_record(config.dataset, "decoding:gram", args.label, "test", metrics, command=_command(),
+    path = write_record(config.dataset, "decoding:gram", args.label, "test", metrics,
                         extra={"run_dir": str(args.run_dir), "users": len(test), "k": k,
                                "beam_size": model.config.beam_size, "threads": torch.get_num_threads()})
     print(f"{len(test)} users in {seconds:.1f} s ->", path)
-
-
-def _command() -> str:
-    return "OMP_NUM_THREADS=1 python " + " ".join(shlex.quote(a) for a in sys.argv)
 
 
 def main() -> None:
