@@ -18,6 +18,7 @@ import numpy as np
 from genrec.data.dataset import SequenceDataset
 from genrec.data.ragged import Ragged
 from genrec.data.text import ItemTextTemplate
+from genrec.models.gram.vocab import encode_ragged
 from genrec.semantic_ids.codes import SemanticIds
 
 USER_PREFIX = "What would the user purchase after"
@@ -100,13 +101,11 @@ def text_cut_share(tokenizer, prompts: list[str], texts: list[str], max_len: int
     prompt: ten neighbours of 3.2-word IDs take 51 tokens on Sports. ``texts`` are the items' field texts
     (``field_texts``), each the end of its prompt.
     """
-    from genrec.models.gram.vocab import encode_ragged
-
     has_text = np.array([text != NO_TEXT for text in texts])
     if not has_text.any():
         return 0.0
-    prompt_lengths = encode_ragged(tokenizer, [p for p, t in zip(prompts, has_text) if t]).lengths
-    text_lengths = encode_ragged(tokenizer, [t for t in texts if t != NO_TEXT]).lengths
+    prompt_lengths = encode_ragged(tokenizer, [p for p, keep in zip(prompts, has_text) if keep]).lengths
+    text_lengths = encode_ragged(tokenizer, [t for t, keep in zip(texts, has_text) if keep]).lengths
     before_text = prompt_lengths - text_lengths + tokenizer.num_special_tokens_to_add()
     return float((before_text >= max_len).mean())
 
@@ -120,8 +119,6 @@ class UserPrompts:
     ``max_len`` tokens; a longer prompt loses its oldest IDs, never its question mark or special tokens."""
 
     def __init__(self, tokenizer, ids: SemanticIds, max_items: int, max_len: int) -> None:
-        from genrec.models.gram.vocab import encode_ragged
-
         self.max_items, self.max_len, self.pad = max_items, max_len, int(tokenizer.pad_token_id)
         words = encode_ragged(tokenizer, [USER_PREFIX, HISTORY_SEPARATOR, USER_SUFFIX, "a"])
         self.prefix, self.separator, self.suffix = words[0].tolist(), words[1].tolist(), words[2].tolist()
