@@ -53,6 +53,7 @@ from genrec.models.gram import Gram, GramConfig
 from genrec.models.gram.prompts import newest_first
 from genrec.models.gram.recommender import sample_batch, training_batches
 from genrec.runs import RunConfig, load_run, resolve_config
+from genrec.training.trainer import make_optimizer
 
 ABLATIONS = {
     "": [],
@@ -91,7 +92,7 @@ def train(args: argparse.Namespace) -> None:
 
 def samples_per_second(model: Gram, batches: list, dedup: bool) -> float:
     """Training samples per second over ``batches`` (forward, backward and an optimiser step)."""
-    optimizer = torch.optim.AdamW([p for p in model.net.parameters() if p.requires_grad], lr=1e-4)
+    optimizer = make_optimizer(model.net, model.config.train)  # the trainer's
     model.net.train()
     model.loss(*batches[0], dedup=dedup).backward()  # warm-up, not timed
     synchronize(model.device)

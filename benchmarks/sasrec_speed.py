@@ -21,6 +21,7 @@ from genrec.data import leave_one_out, load_dataset
 from genrec.evaluation.records import write_record
 from genrec.models.sasrec import SASRec, SASRecConfig, bucketed_batches, trim
 from genrec.runs import seed_everything
+from genrec.training.trainer import make_optimizer
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
     model = SASRec(config, dataset)
     rows = model.training_rows(splits.train)
     batches = bucketed_batches((rows != 0).sum(axis=1), config.train.batch_size, np.random.default_rng(0))
-    optimizer = torch.optim.AdamW(model.net.parameters(), lr=config.train.lr)
+    optimizer = make_optimizer(model.net, config.train)
     model.net.train()
     parts = {"forward": [], "backward": [], "optimizer": []}
     for i, batch in enumerate(batches[: args.warmup + args.steps]):

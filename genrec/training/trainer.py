@@ -63,6 +63,12 @@ def param_groups(module: torch.nn.Module, weight_decay: float) -> list[dict]:
             {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
 
 
+def make_optimizer(module: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over ``param_groups``, fused into one kernel: on the CPU torch otherwise updates the tensors
+    one at a time, several times slower a step (``optimizer_ms`` of ``benchmarks/sasrec_speed.py``)."""
+    return torch.optim.AdamW(param_groups(module, config.weight_decay), lr=config.lr, fused=True)
+
+
 class Trainer:
     """Runs ``fit`` for one model; ``run_dir=None`` trains without checkpoints (tests, notebooks)."""
 
@@ -88,7 +94,7 @@ class Trainer:
         total_steps = max(1, config.epochs * steps_per_epoch)
         if config.max_steps > 0:
             total_steps = min(total_steps, config.max_steps)
-        optimizer = torch.optim.AdamW(param_groups(module, config.weight_decay), lr=config.lr)
+        optimizer = make_optimizer(module, config)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps))
         state = {"epoch": 0, "best_metric": -math.inf, "best_epoch": None, "best_state": None,
                  "bad_evals": 0, "history": [], "elapsed": 0.0, "validation_seconds": 0.0,
