@@ -65,7 +65,7 @@ def param_groups(module: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def make_optimizer(module: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW over ``param_groups``, fused into one kernel: on the CPU torch otherwise updates the tensors
-    one at a time, several times slower a step (``optimizer_ms`` of ``benchmarks/sasrec_speed.py``)."""
+    one at a time, about half as fast (``optimizer_ms`` of ``benchmarks/sasrec_speed.py``)."""
     return torch.optim.AdamW(param_groups(module, config.weight_decay), lr=config.lr, fused=True)
 
 
