@@ -177,6 +177,7 @@ def test_time_limit_leaves_room_for_the_closing_validation(monkeypatch):
                                                                            slow_validate, STEPS)
     assert summary["stopped"] == "time" and summary["epochs"] == 2
     assert [h["seconds"] for h in summary["history"]] == [0.5, 0.5] and now[0] <= 1.35
+    assert summary["train_minutes"] <= round(now[0] / 60, 3)  # minutes are rounded
 
 
 def test_step_limit_stops_mid_epoch_and_validates():
